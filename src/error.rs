@@ -1,0 +1,83 @@
+//! The library's error type: one variant per boundary, each with the context a user needs.
+
+use std::path::PathBuf;
+
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Input that parsed or loaded but is wrong; every problem found is listed.
+    #[error("{}", format_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+
+    #[error("unknown environment `{name}`; environments in {}: {}", dir.display(), list(available))]
+    UnknownEnvironment {
+        name: String,
+        dir: PathBuf,
+        available: Vec<String>,
+    },
+
+    #[error("unknown stack `{name}`; stacks in {}: {}", dir.display(), list(available))]
+    UnknownStack {
+        name: String,
+        dir: PathBuf,
+        available: Vec<String>,
+    },
+
+    #[error("no {what} found in {}", dir.display())]
+    NothingFound { what: &'static str, dir: PathBuf },
+
+    #[error("stacks depend on each other in a cycle: {}", cycle.join(" -> "))]
+    StackCycle { cycle: Vec<String> },
+
+    #[error("cannot serialise the template of stack `{stack}`: {message}")]
+    Serialize { stack: String, message: String },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn format_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics {
+        [one] => one.to_string(),
+        many => {
+            let mut text = format!("{} problems found:", many.len());
+            for diagnostic in many {
+                text.push_str("\n  - ");
+                text.push_str(&diagnostic.to_string());
+            }
+            text
+        }
+    }
+}
+
+impl From<Vec<Diagnostic>> for Error {
+    fn from(diagnostics: Vec<Diagnostic>) -> Self {
+        Error::Invalid(diagnostics)
+    }
+}
+
+impl From<Diagnostic> for Error {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Error::Invalid(vec![diagnostic])
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

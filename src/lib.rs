@@ -1,0 +1,22 @@
+//! strata: typed stack definitions for AWS.
+//!
+//! Data flows one way: environment files and stack definitions ([`config`], [`definition`]) ->
+//! typed components ([`stacks`]) -> CloudFormation templates ([`model`], [`render`]) ->
+//! ordered stacks ([`graph`], [`project`]) -> commands ([`cli`]).
+
+pub mod cidr;
+pub mod cli;
+pub mod config;
+pub mod definition;
+pub mod diagnostic;
+pub mod error;
+pub mod exit;
+pub mod graph;
+pub mod model;
+pub mod naming;
+pub mod project;
+pub mod render;
+pub mod stacks;
+mod yaml;
+
+pub use error::{Error, Result};

@@ -1,0 +1,191 @@
+//! The components of the reference platform as pure functions of an environment:
+//! a stack definition plus an environment becomes one CloudFormation template.
+
+pub mod bastion;
+pub mod database;
+pub mod network;
+pub mod storage;
+
+use std::path::Path;
+
+use handlebars::Handlebars;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::Environment;
+use crate::diagnostic::Diagnostic;
+use crate::model::{DuplicateId, Output, Resource, Template, intrinsics};
+use crate::naming;
+
+/// One stack definition file (`stacks/<name>.yaml`) after handlebars has filled in the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackDefinition {
+    pub description: String,
+    #[serde(default)]
+    pub network: Option<network::NetworkComponent>,
+    #[serde(default)]
+    pub database: Option<database::DatabaseComponent>,
+    #[serde(default)]
+    pub bastion: Option<bastion::BastionComponent>,
+    #[serde(default)]
+    pub queues: Vec<storage::QueueComponent>,
+    #[serde(default)]
+    pub buckets: Vec<storage::BucketComponent>,
+}
+
+impl StackDefinition {
+    fn is_empty(&self) -> bool {
+        self.network.is_none()
+            && self.database.is_none()
+            && self.bastion.is_none()
+            && self.queues.is_empty()
+            && self.buckets.is_empty()
+    }
+}
+
+/// Everything a component needs besides its own settings.
+pub struct StackContext<'a> {
+    pub environment: &'a Environment,
+    /// Short stack name (`network`), the stem of the definition file.
+    pub stack: &'a str,
+    pub file: &'a Path,
+    pub templates: &'a Handlebars<'static>,
+}
+
+impl StackContext<'_> {
+    pub fn project(&self) -> &str {
+        &self.environment.settings.project
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.environment.settings.account_id
+    }
+
+    pub fn zones(&self) -> &[String] {
+        &self.environment.settings.availability_zones
+    }
+
+    pub fn export_name(&self, stack: &str, output: &str) -> String {
+        naming::export_name(self.project(), &self.environment.name, stack, output)
+    }
+
+    /// A `Name`-like prefix for human-facing names: `photofeed-dev`.
+    pub fn prefix(&self) -> String {
+        format!("{}-{}", self.project(), self.environment.name)
+    }
+
+    /// The strata tags plus the environment's own, sorted by key; `name` adds a `Name` tag.
+    pub fn tags(&self, name: Option<&str>) -> Value {
+        let mut tags = self.environment.settings.tags.clone();
+        tags.insert("project".into(), self.project().to_string());
+        tags.insert("environment".into(), self.environment.name.clone());
+        tags.insert("managed-by".into(), "strata".into());
+        if let Some(name) = name {
+            tags.insert("Name".into(), format!("{}-{name}", self.prefix()));
+        }
+        Value::Array(
+            tags.into_iter()
+                .map(|(key, value)| json!({ "Key": key, "Value": value }))
+                .collect(),
+        )
+    }
+
+    /// A value another stack exports, or this stack's own output when `stack` is this one.
+    pub fn link(
+        &self,
+        template: &Template,
+        stack: &str,
+        output: &str,
+        field: &str,
+    ) -> Result<Value, Diagnostic> {
+        if stack != self.stack {
+            return Ok(intrinsics::import_value(&self.export_name(stack, output)));
+        }
+        template
+            .outputs
+            .get(output)
+            .map(|found| found.value.clone())
+            .ok_or_else(|| {
+                self.diagnostic(
+                    field,
+                    format!("this stack has no output `{output}`; define the component that provides it before this one"),
+                )
+            })
+    }
+
+    /// An output exported under `{project}-{env}-{stack}-{name}`.
+    pub fn exported(&self, description: &str, value: Value, name: &str) -> Output {
+        Output {
+            description: description.to_string(),
+            value,
+            export: Some(self.export_name(self.stack, name)),
+        }
+    }
+
+    pub fn diagnostic(&self, field: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(
+            self.file,
+            field,
+            format!("{} (environment {})", message.into(), self.environment.name),
+        )
+    }
+
+    fn duplicate(&self, field: &str, err: DuplicateId) -> Diagnostic {
+        self.diagnostic(field, err.to_string())
+    }
+
+    /// Adds a resource; a clash of logical ids is reported against `field`.
+    pub fn add(
+        &self,
+        template: &mut Template,
+        field: &str,
+        id: &str,
+        resource: Resource,
+    ) -> Result<(), Diagnostic> {
+        template
+            .add(id, resource)
+            .map_err(|err| self.duplicate(field, err))
+    }
+
+    pub fn add_output(
+        &self,
+        template: &mut Template,
+        field: &str,
+        name: &str,
+        output: Output,
+    ) -> Result<(), Diagnostic> {
+        template
+            .output(name, output)
+            .map_err(|err| self.duplicate(field, err))
+    }
+}
+
+/// Builds the template of one stack. Components are placed in a fixed order so a stack holding
+/// several of them can refer to the outputs of the earlier ones.
+pub fn build(
+    definition: &StackDefinition,
+    ctx: &StackContext,
+) -> Result<Template, Vec<Diagnostic>> {
+    if definition.is_empty() {
+        return Err(vec![ctx.diagnostic(
+            "",
+            "defines no components; add one of network, database, bastion, queues, buckets",
+        )]);
+    }
+    let mut template = Template {
+        description: definition.description.clone(),
+        ..Template::default()
+    };
+    if let Some(component) = &definition.network {
+        network::build(component, ctx, &mut template)?;
+    }
+    if let Some(component) = &definition.database {
+        database::build(component, ctx, &mut template)?;
+    }
+    if let Some(component) = &definition.bastion {
+        bastion::build(component, ctx, &mut template)?;
+    }
+    storage::build(&definition.queues, &definition.buckets, ctx, &mut template)?;
+    Ok(template)
+}

@@ -115,7 +115,7 @@ impl EnvironmentDir {
         while let Some(current) = next {
             let path = self.file_of(&current);
             if chain.iter().any(|(seen, _)| seen == &path) {
-                let mut names: Vec<String> = chain.iter().rev().map(|(p, _)| stem(p)).collect();
+                let mut names: Vec<String> = chain.iter().map(|(p, _)| stem(p)).collect();
                 names.push(current);
                 return Err(Diagnostic::new(
                     &chain[0].0,

@@ -1,0 +1,109 @@
+//! Shared test helpers: the project's own files, editable copies of them, the CLI binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real binary with no environment variable that could change its behaviour.
+pub fn strata(root: &Path) -> assert_cmd::Command {
+    let mut cmd =
+        assert_cmd::Command::cargo_bin("strata").expect("strata binary is built for tests");
+    for var in [
+        "STRATA_ROOT",
+        "NO_COLOR",
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("--root").arg(root);
+    cmd
+}
+
+/// A private copy of the project's environments and stacks that a test may break.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn copy_of_project() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["environments", "stacks", "policies"] {
+            copy_dir(&project_root().join(sub), &dir.path().join(sub));
+        }
+        Fixture { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Replaces the one occurrence of `from` in `relative`; panics if it is not there exactly once,
+    /// so a fixture edit can never silently do nothing.
+    pub fn edit(&self, relative: &str, from: &str, to: &str) -> &Self {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).expect("fixture file");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur once in {relative}"
+        );
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write fixture");
+        self
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> &Self {
+        let path = self.path(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("fixture dir");
+        }
+        std::fs::write(path, text).expect("write fixture");
+        self
+    }
+
+    pub fn remove(&self, relative: &str) -> &Self {
+        std::fs::remove_file(self.path(relative)).expect("remove fixture file");
+        self
+    }
+
+    pub fn strata(&self) -> assert_cmd::Command {
+        strata(self.root())
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create fixture dir");
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy fixture file");
+        }
+    }
+}
+
+/// Installs the pinned Python tools into `.venv` (once; later calls return at once) and
+/// returns the venv's bin directory.
+pub fn python_tools() -> PathBuf {
+    let root = project_root();
+    let status = Command::new("bash")
+        .arg(root.join("scripts/setup-python-tools.sh"))
+        .status()
+        .expect("run scripts/setup-python-tools.sh");
+    assert!(status.success(), "scripts/setup-python-tools.sh failed");
+    root.join(".venv/bin")
+}

@@ -44,6 +44,34 @@ pub enum Error {
 
     #[error("cannot serialise the template of stack `{stack}`: {message}")]
     Serialize { stack: String, message: String },
+
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
+
+    #[error(
+        "refusing to touch environment `{environment}`: it belongs to account {expected}, but the credentials in use are for account {actual}. Use credentials (or --profile) for account {expected}"
+    )]
+    AccountMismatch {
+        environment: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("stack {stack} is {status}: {hint}")]
+    StackNeedsRecovery {
+        stack: String,
+        status: String,
+        hint: String,
+    },
+
+    #[error("saved plan {} cannot be applied: {reason}. Run `strata plan --out` again", path.display())]
+    StalePlan { path: PathBuf, reason: String },
+
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 fn list(names: &[String]) -> String {

@@ -4,6 +4,7 @@
 //! typed components ([`stacks`]) -> CloudFormation templates ([`model`], [`render`]) ->
 //! ordered stacks ([`graph`], [`project`]) -> commands ([`cli`]).
 
+pub mod aws;
 pub mod cidr;
 pub mod cli;
 pub mod config;
@@ -14,8 +15,11 @@ pub mod exit;
 pub mod graph;
 pub mod model;
 pub mod naming;
+pub mod plan;
+pub mod policy;
 pub mod project;
 pub mod render;
+pub mod report;
 pub mod stacks;
 mod yaml;
 

@@ -3,19 +3,26 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Environment, EnvironmentDir};
+use std::collections::BTreeMap;
+
+use crate::config::{Environment, EnvironmentDir, PolicyLevel};
 use crate::definition::StackDir;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::graph::{self, StackNode};
 use crate::model::Template;
 use crate::naming;
+use crate::policy::{self, Level, PolicyReport, RuleFile, TemplateInput, Waiver};
 use crate::stacks::{self, StackContext};
 
 pub struct Project {
     pub root: PathBuf,
     pub environments: EnvironmentDir,
     pub stacks: StackDir,
+    /// Rule files of `policies/`, syntax-checked when the project opens.
+    pub policies: Vec<RuleFile>,
+    /// Rule name -> the rule file (stem) defining it.
+    pub rules: BTreeMap<String, String>,
 }
 
 /// One stack of one environment, ready to render, plan or apply.
@@ -29,6 +36,8 @@ pub struct RenderedStack {
     pub template: Template,
     /// Short names of the stacks this one imports from.
     pub depends_on: Vec<String>,
+    /// Policy exceptions the stack definition declares.
+    pub waivers: Vec<Waiver>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,10 +80,25 @@ impl Project {
         } else {
             root
         };
+        let policy_dir = root.join("policies");
+        let policies = if policy_dir.is_dir() {
+            policy::load_rule_files(&policy_dir)?
+        } else {
+            Vec::new()
+        };
+        policy::check_syntax(&policies)?;
+        let mut rules = BTreeMap::new();
+        for file in &policies {
+            for rule in policy::rule_names(file)? {
+                rules.insert(rule, file.name.clone());
+            }
+        }
         Ok(Project {
             root: root.to_path_buf(),
             environments: EnvironmentDir::new(root.join("environments")),
             stacks: StackDir::open(&root.join("stacks"))?,
+            policies,
+            rules,
         })
     }
 
@@ -107,17 +131,21 @@ impl Project {
                 templates: &self.stacks.templates,
             };
             match stacks::build(&definition, &ctx) {
-                Ok(template) => built.push((file, template)),
+                Ok(template) => {
+                    let waivers = self.waivers(&definition, &ctx, &template, &mut problems);
+                    built.push((file, template, waivers));
+                }
                 Err(mut found) => problems.append(&mut found),
             }
         }
+        problems.extend(self.unknown_policy_files(&environment));
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
 
         let nodes: Vec<StackNode> = built
             .iter()
-            .map(|(file, template)| StackNode {
+            .map(|(file, template, _)| StackNode {
                 name: &file.name,
                 file: &file.path,
                 template,
@@ -127,8 +155,8 @@ impl Project {
         let order = graph::order(&dependencies)?;
         let mut stacks = Vec::new();
         for name in order {
-            if let Some(position) = built.iter().position(|(file, _)| file.name == name) {
-                let (file, template) = built.swap_remove(position);
+            if let Some(position) = built.iter().position(|(file, _, _)| file.name == name) {
+                let (file, template, waivers) = built.swap_remove(position);
                 stacks.push(RenderedStack {
                     stack_name: naming::stack_name(
                         &environment.settings.project,
@@ -142,6 +170,7 @@ impl Project {
                     name,
                     file: file.path.clone(),
                     template,
+                    waivers,
                 });
             }
         }
@@ -149,5 +178,113 @@ impl Project {
             environment,
             stacks,
         })
+    }
+
+    /// The rule files `environment` applies, with their levels.
+    pub fn policy_selection(&self, environment: &Environment) -> Vec<(RuleFile, Level)> {
+        self.policies
+            .iter()
+            .filter_map(|file| match environment.settings.policies.get(&file.name) {
+                Some(PolicyLevel::Error) => Some((file.clone(), Level::Error)),
+                Some(PolicyLevel::Warn) => Some((file.clone(), Level::Warn)),
+                Some(PolicyLevel::Off) | None => None,
+            })
+            .collect()
+    }
+
+    /// Evaluates the environment's rule files over all its templates, with the stacks' waivers.
+    pub fn check_policies(&self, rendered: &RenderedEnvironment) -> Result<PolicyReport, Error> {
+        let values: Vec<serde_json::Value> = rendered
+            .stacks
+            .iter()
+            .map(|s| crate::render::template_value(&s.template))
+            .collect();
+        let templates: Vec<TemplateInput> = rendered
+            .stacks
+            .iter()
+            .zip(&values)
+            .map(|(stack, template)| TemplateInput {
+                stack: &stack.name,
+                template,
+            })
+            .collect();
+        let waivers: Vec<Waiver> = rendered
+            .stacks
+            .iter()
+            .flat_map(|s| s.waivers.clone())
+            .collect();
+        Ok(policy::evaluate(
+            &self.policy_selection(&rendered.environment),
+            &templates,
+            &waivers,
+        )?)
+    }
+
+    fn unknown_policy_files(&self, environment: &Environment) -> Vec<Diagnostic> {
+        let known: Vec<&str> = self.policies.iter().map(|f| f.name.as_str()).collect();
+        environment
+            .settings
+            .policies
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()))
+            .map(|name| {
+                let field = format!("policies.{name}");
+                let file = environment
+                    .origins
+                    .file_of(&field)
+                    .unwrap_or(&environment.file);
+                Diagnostic::new(
+                    file,
+                    field,
+                    format!(
+                        "no rule file policies/{name}.guard; rule files: {}",
+                        known.join(", ")
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// Checks each waiver names a resource of the stack and a known rule, with a reason.
+    fn waivers(
+        &self,
+        definition: &stacks::StackDefinition,
+        ctx: &StackContext,
+        template: &Template,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Vec<Waiver> {
+        let mut waivers = Vec::new();
+        for (index, waiver) in definition.waivers.iter().enumerate() {
+            let field = format!("waivers[{index}]");
+            if !template.resources.contains_key(&waiver.resource) {
+                let ids: Vec<&str> = template.resources.keys().map(String::as_str).collect();
+                problems.push(ctx.diagnostic(
+                    &format!("{field}.resource"),
+                    format!(
+                        "no resource `{}` in this stack; resources: {}",
+                        waiver.resource,
+                        ids.join(", ")
+                    ),
+                ));
+            } else if !self.rules.contains_key(&waiver.rule) {
+                problems.push(ctx.diagnostic(
+                    &format!("{field}.rule"),
+                    format!("no rule `{}` in policies/", waiver.rule),
+                ));
+            } else if waiver.reason.trim().is_empty() {
+                problems.push(ctx.diagnostic(
+                    &format!("{field}.reason"),
+                    "a waiver needs a written reason",
+                ));
+            } else {
+                waivers.push(Waiver {
+                    stack: ctx.stack.to_string(),
+                    logical_id: waiver.resource.clone(),
+                    rule: waiver.rule.clone(),
+                    reason: waiver.reason.trim().to_string(),
+                });
+            }
+        }
+        waivers
     }
 }

@@ -1,6 +1,7 @@
 //! Command line: clap structures and one file per subcommand. Commands write to an injected
 //! writer and return an [`Outcome`], so tests run them without spawning a process.
 
+mod plan;
 mod render;
 mod validate;
 
@@ -11,9 +12,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::{AwsClients, AwsSettings, RetrySettings};
+use crate::config::Environment;
 use crate::error::Error;
 use crate::exit::{self, Outcome};
-use crate::project::Project;
+use crate::project::{Project, RenderedEnvironment};
+use crate::report::Style;
 
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about = "Typed stack definitions for AWS: render, check, plan, apply, drift", long_about = None)]
@@ -30,8 +34,23 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// AWS endpoint to talk to instead of the public one (e.g. a local emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Named AWS profile (SSO, assumed roles, static keys) from the shared config files.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How to reach AWS, from the global options.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,30 +59,95 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print or write the CloudFormation templates of an environment.
     Render(render::RenderArgs),
+    /// Show what apply would change, through CloudFormation change sets.
+    Plan(plan::PlanArgs),
 }
 
-/// Presentation settings every command shares.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
+/// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
+pub struct Console<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub style: Style,
 }
 
-impl Style {
-    fn detect(no_color: bool) -> Style {
-        let disabled = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: !disabled && std::io::stdout().is_terminal(),
-        }
+fn detect_style(no_color: bool) -> Style {
+    let disabled = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style {
+        color: !disabled && std::io::stdout().is_terminal(),
     }
 }
 
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Error> {
-    let style = Style::detect(cli.no_color);
+pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
     let project = Project::open(&cli.root)?;
+    let aws = AwsOptions {
+        endpoint_url: cli.endpoint_url,
+        profile: cli.profile,
+    };
     match cli.command {
-        Command::Validate(args) => validate::run(&project, &args, style, out),
-        Command::Render(args) => render::run(&project, &args, out),
+        Command::Validate(args) => validate::run(&project, &args, console),
+        Command::Render(args) => render::run(&project, &args, console),
+        Command::Plan(args) => plan::run(&project, &args, &aws, console),
     }
+}
+
+/// Evaluates the environment's policies and prints any finding to `err`; `true` when an
+/// error-level rule failed and the command must stop before doing anything else.
+pub(crate) fn policy_gate(
+    project: &Project,
+    rendered: &RenderedEnvironment,
+    console: &mut Console,
+) -> Result<bool, Error> {
+    let report = project.check_policies(rendered)?;
+    let text = crate::report::policy::render(&rendered.environment.name, &report, console.style);
+    write_out(console.err, &text)?;
+    if report.has_errors() {
+        write_out(
+            console.err,
+            &format!(
+                "refusing to continue: error-level policy rules fail in {}\n",
+                rendered.environment.name
+            ),
+        )?;
+    }
+    Ok(report.has_errors())
+}
+
+/// A runtime for commands that talk to AWS.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+/// Clients for the environment's region, after checking the credentials belong to the
+/// environment's account (STS GetCallerIdentity) so nothing touches the wrong account.
+pub(crate) async fn connect(
+    environment: &Environment,
+    options: &AwsOptions,
+) -> Result<AwsClients, Error> {
+    let mut settings = AwsSettings::new(environment.settings.region.clone());
+    settings.endpoint_url = options.endpoint_url.clone();
+    settings.profile = options.profile.clone();
+    // The standard AWS variable; our explicit retry configuration would otherwise hide it.
+    if let Some(attempts) = std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        settings.retry = RetrySettings::Standard {
+            max_attempts: attempts,
+        };
+    }
+    let clients = AwsClients::load(&settings).await;
+    let actual = crate::aws::caller_account(&clients.sts).await?;
+    if actual != environment.settings.account_id {
+        return Err(Error::AccountMismatch {
+            environment: environment.name.clone(),
+            expected: environment.settings.account_id.clone(),
+            actual,
+        });
+    }
+    Ok(clients)
 }
 
 /// The binary's whole life: parse, run, report one error, exit with the defined code.
@@ -80,9 +164,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             });
         }
     };
+    let style = detect_style(cli.no_color);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = run(cli, &mut out);
+    let mut err = std::io::stderr();
+    let mut console = Console {
+        out: &mut out,
+        err: &mut err,
+        style,
+    };
+    let result = run(cli, &mut console);
     let _ = out.flush();
     if let Err(err) = &result {
         report_error(err);

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::write_out;
+use crate::cli::{Console, policy_gate, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::project::Project;
@@ -26,8 +26,12 @@ pub struct RenderArgs {
     pub out: Option<PathBuf>,
 }
 
-pub fn run(project: &Project, args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+pub fn run(project: &Project, args: &RenderArgs, console: &mut Console) -> Result<Outcome, Error> {
     let rendered = project.render(&args.env)?;
+    if policy_gate(project, &rendered, console)? {
+        return Ok(Outcome::PolicyViolation);
+    }
+    let out = &mut *console.out;
     let selected = rendered.select(args.stack.as_deref(), project.stacks_dir())?;
     match &args.out {
         Some(dir) => {

@@ -1,10 +1,10 @@
-use std::io::Write;
-
 use clap::Args;
+use serde::Serialize;
 
-use crate::cli::{Style, write_out};
+use crate::cli::{Console, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
+use crate::policy::PolicyReport;
 use crate::project::Project;
 
 #[derive(Debug, Args)]
@@ -16,51 +16,86 @@ pub struct ValidateArgs {
     /// Print every setting with the file it came from.
     #[arg(long)]
     pub show_origin: bool,
+
+    /// Print the results (stacks, resources, policy findings) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct EnvironmentResult {
+    environment: String,
+    stacks: Vec<String>,
+    resources: usize,
+    policy: PolicyReport,
 }
 
 pub fn run(
     project: &Project,
     args: &ValidateArgs,
-    style: Style,
-    out: &mut dyn Write,
+    console: &mut Console,
 ) -> Result<Outcome, Error> {
     let names = match &args.env {
         Some(name) => vec![name.clone()],
         None => project.environment_names()?,
     };
     let mut problems = Vec::new();
+    let mut results = Vec::new();
     for name in &names {
-        match project.render(name) {
-            Ok(rendered) => {
-                let stacks: Vec<&str> = rendered.stacks.iter().map(|s| s.name.as_str()).collect();
-                let ok = if style.color {
-                    "\x1b[32mok\x1b[0m"
-                } else {
-                    "ok"
-                };
-                write_out(
-                    out,
-                    &format!(
-                        "{ok} {name}: {} stacks ({}), {} resources\n",
-                        stacks.len(),
-                        stacks.join(" -> "),
-                        rendered.resource_count()
-                    ),
-                )?;
-                if args.show_origin {
-                    for (path, file) in rendered.environment.origins.iter() {
-                        write_out(out, &format!("   {path:<40} {}\n", file.display()))?;
-                    }
+        let rendered = match project.render(name) {
+            Ok(rendered) => rendered,
+            // Keep going so one run reports every broken environment.
+            Err(Error::Invalid(mut found)) => {
+                problems.append(&mut found);
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        let policy = project.check_policies(&rendered)?;
+        let result = EnvironmentResult {
+            environment: name.clone(),
+            stacks: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
+            resources: rendered.resource_count(),
+            policy,
+        };
+        if !args.json {
+            let style = console.style;
+            let verdict = if result.policy.has_errors() {
+                style.bold_red("policy violation")
+            } else {
+                style.green("ok")
+            };
+            let rules = project.policy_selection(&rendered.environment).len();
+            write_out(
+                console.out,
+                &format!(
+                    "{verdict} {name}: {} stacks ({}), {} resources, {rules} policy files\n",
+                    result.stacks.len(),
+                    result.stacks.join(" -> "),
+                    result.resources,
+                ),
+            )?;
+            write_out(
+                console.out,
+                &crate::report::policy::render(name, &result.policy, style),
+            )?;
+            if args.show_origin {
+                for (path, file) in rendered.environment.origins.iter() {
+                    write_out(console.out, &format!("   {path:<40} {}\n", file.display()))?;
                 }
             }
-            // Keep going so one run reports every broken environment.
-            Err(Error::Invalid(mut found)) => problems.append(&mut found),
-            Err(other) => return Err(other),
         }
+        results.push(result);
     }
-    if problems.is_empty() {
-        Ok(Outcome::Success)
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    if args.json {
+        write_out(console.out, &crate::report::json("validate", &results)?)?;
+    }
+    if results.iter().any(|r| r.policy.has_errors()) {
+        Ok(Outcome::PolicyViolation)
     } else {
-        Err(Error::Invalid(problems))
+        Ok(Outcome::Success)
     }
 }

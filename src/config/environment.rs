@@ -22,6 +22,10 @@ pub struct EnvironmentSettings {
     pub database: DatabaseSettings,
     pub bastion: BastionSettings,
     pub queues: QueueDefaults,
+    /// Rule files of `policies/` (by file stem) this environment applies, and at what level.
+    /// Files not listed are not applied.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyLevel>,
     /// Free-form values that only stack definitions read, so a new bucket setting needs no Rust change.
     #[serde(default)]
     pub vars: BTreeMap<String, serde_yaml::Value>,
@@ -83,4 +87,15 @@ pub struct QueueDefaults {
     pub visibility_timeout_seconds: u32,
     pub message_retention_seconds: u32,
     pub max_receive_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyLevel {
+    /// A failing rule blocks render, plan and apply (exit code 3).
+    Error,
+    /// A failing rule is reported but does not block.
+    Warn,
+    /// The rule file is not applied (lets an environment switch off what its base enables).
+    Off,
 }

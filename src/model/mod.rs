@@ -175,10 +175,10 @@ fn collect_imports(value: &Value, found: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                if key == "Fn::ImportValue" {
-                    if let Value::String(name) = inner {
-                        found.push(name.clone());
-                    }
+                if key == "Fn::ImportValue"
+                    && let Value::String(name) = inner
+                {
+                    found.push(name.clone());
                 }
                 collect_imports(inner, found);
             }

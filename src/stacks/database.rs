@@ -116,6 +116,7 @@ pub fn build(
                 "AWS::RDS::DBInstance",
                 json!({
                     "SourceDBInstanceIdentifier": reference(PRIMARY),
+                    "Port": component.port.to_string(),
                     "DBInstanceClass": component.replicas.instance_class,
                     "StorageType": "gp3",
                     "PubliclyAccessible": false,
@@ -185,6 +186,9 @@ fn outputs(
         "Read replica endpoint addresses, comma separated",
         join(",", readers.clone()),
     )?;
+    // The master secret's ARN is not exported: `GetAtt MasterUserSecret.SecretArn` is not supported
+    // everywhere strata must run (the local emulator rejects the template), and RDS itself reports
+    // it (DescribeDBInstances), which is where `strata outputs` reads it.
     for (index, reader) in readers.into_iter().enumerate() {
         let name = format!("ReaderEndpoint{}", index + 1);
         export(
@@ -193,10 +197,5 @@ fn outputs(
             reader,
         )?;
     }
-    export(
-        "MasterSecretArn",
-        "Secrets Manager secret holding the master password",
-        get_att(PRIMARY, "MasterUserSecret.SecretArn"),
-    )?;
     Ok(())
 }

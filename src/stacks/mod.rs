@@ -32,6 +32,21 @@ pub struct StackDefinition {
     pub queues: Vec<storage::QueueComponent>,
     #[serde(default)]
     pub buckets: Vec<storage::BucketComponent>,
+    /// Explicit, reasoned exceptions to policy rules; printed in every policy report.
+    #[serde(default)]
+    pub waivers: Vec<WaiverDefinition>,
+}
+
+/// "Resource X may fail rule R, because ...".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverDefinition {
+    /// Logical id of a resource in this stack.
+    pub resource: String,
+    /// Name of a rule in `policies/*.guard`.
+    pub rule: String,
+    /// Why the exception is acceptable; required and shown in every report.
+    pub reason: String,
 }
 
 impl StackDefinition {

@@ -107,3 +107,39 @@ pub fn python_tools() -> PathBuf {
     assert!(status.success(), "scripts/setup-python-tools.sh failed");
     root.join(".venv/bin")
 }
+
+pub mod moto;
+
+use strata::aws::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
+
+/// Clients for a moto server: explicit endpoint, static test keys, no retries (moto answers
+/// unimplemented actions with an HTML 500, which the SDK would otherwise retry).
+pub async fn clients(moto: &moto::Moto) -> AwsClients {
+    AwsClients::load(&settings(&moto.endpoint_url())).await
+}
+
+pub fn settings(endpoint_url: &str) -> AwsSettings {
+    AwsSettings {
+        endpoint_url: Some(endpoint_url.to_owned()),
+        profile: None,
+        retry: RetrySettings::Disabled,
+        credentials: Some(StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+        ..AwsSettings::new(moto::REGION)
+    }
+}
+
+/// The CLI pointed at a moto server with test credentials and no retries.
+pub fn strata_on(root: &Path, moto: &moto::Moto) -> assert_cmd::Command {
+    let mut cmd = strata(root);
+    cmd.env("AWS_ENDPOINT_URL", moto.endpoint_url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    cmd
+}

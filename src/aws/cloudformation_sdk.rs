@@ -1,0 +1,389 @@
+//! [`CloudFormation`] over the AWS SDK. SDK types stop here.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::primitives::DateTimeFormat;
+use aws_sdk_cloudformation::types::{self as cfn, ChangeSetType, TemplateStage};
+
+use super::cloudformation::{
+    Capability, ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetKind, ChangeSetRequest,
+    CloudFormation, CreateStackRequest, Export, Replacement, ResourceChange, StackDescription,
+    StackEvent, StackOutput, StackStatus, parse_template_body,
+};
+use super::error::{AwsError, Call, classify};
+
+#[derive(Debug, Clone)]
+pub struct SdkCloudFormation {
+    client: Client,
+}
+
+impl SdkCloudFormation {
+    pub fn new(client: Client) -> Self {
+        SdkCloudFormation { client }
+    }
+}
+
+impl CloudFormation for SdkCloudFormation {
+    async fn describe_stack(&self, stack: &str) -> Result<Option<StackDescription>, AwsError> {
+        let call = Call::stack("DescribeStacks", stack);
+        let output = match self.client.describe_stacks().stack_name(stack).send().await {
+            Ok(output) => output,
+            Err(err) => {
+                return match classify(call, err) {
+                    AwsError::StackNotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        // Looked up by id, a deleted stack is still described (DELETE_COMPLETE); for strata it is gone.
+        Ok(output
+            .stacks()
+            .iter()
+            .map(stack_description)
+            .find(|stack| stack.status.as_str() != "DELETE_COMPLETE"))
+    }
+
+    async fn get_template(&self, stack: &str) -> Result<serde_json::Value, AwsError> {
+        let call = Call::stack("GetTemplate", stack);
+        let output = self
+            .client
+            .get_template()
+            .stack_name(stack)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        let body = output
+            .template_body()
+            .ok_or_else(|| AwsError::MalformedResponse {
+                operation: call.operation,
+                stack: Some(stack.to_owned()),
+                message: "no TemplateBody in the response".to_owned(),
+            })?;
+        parse_template_body(body).map_err(|message| AwsError::MalformedResponse {
+            operation: call.operation,
+            stack: Some(stack.to_owned()),
+            message: format!("template body: {message}"),
+        })
+    }
+
+    async fn create_stack(&self, request: &CreateStackRequest) -> Result<String, AwsError> {
+        let call = Call::stack("CreateStack", &request.stack);
+        let output = self
+            .client
+            .create_stack()
+            .stack_name(&request.stack)
+            .template_body(&request.template_body)
+            .set_parameters(Some(parameters(&request.parameters)))
+            .set_tags(Some(tags(&request.tags)))
+            .set_capabilities(Some(capabilities(&request.capabilities)))
+            .enable_termination_protection(request.termination_protection)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(output.stack_id().unwrap_or_default().to_owned())
+    }
+
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> Result<ChangeSetId, AwsError> {
+        let call = Call::change_set("CreateChangeSet", &request.stack, &request.change_set);
+        let kind = match request.kind {
+            ChangeSetKind::Create => ChangeSetType::Create,
+            ChangeSetKind::Update => ChangeSetType::Update,
+        };
+        let output = self
+            .client
+            .create_change_set()
+            .stack_name(&request.stack)
+            .change_set_name(&request.change_set)
+            .change_set_type(kind)
+            .template_body(&request.template_body)
+            .set_parameters(Some(parameters(&request.parameters)))
+            .set_tags(Some(tags(&request.tags)))
+            .set_capabilities(Some(capabilities(&request.capabilities)))
+            .set_description(request.description.clone())
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(ChangeSetId {
+            change_set_id: output.id().unwrap_or_default().to_owned(),
+            stack_id: output.stack_id().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn describe_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+    ) -> Result<ChangeSetDescription, AwsError> {
+        let call = Call::change_set("DescribeChangeSet", stack, change_set);
+        let mut description: Option<ChangeSetDescription> = None;
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .describe_change_set()
+                .stack_name(stack)
+                .change_set_name(change_set)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| classify(call, err))?;
+            let changes = output
+                .changes()
+                .iter()
+                .filter_map(|change| change.resource_change())
+                .map(resource_change);
+            match &mut description {
+                Some(description) => description.changes.extend(changes),
+                None => {
+                    description = Some(ChangeSetDescription {
+                        stack: stack.to_owned(),
+                        change_set: change_set.to_owned(),
+                        id: output.change_set_id().unwrap_or_default().to_owned(),
+                        status: output
+                            .status()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
+                        status_reason: output.status_reason().map(str::to_owned),
+                        execution_status: output
+                            .execution_status()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
+                        changes: changes.collect(),
+                    })
+                }
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        description.ok_or_else(|| AwsError::MalformedResponse {
+            operation: call.operation,
+            stack: Some(stack.to_owned()),
+            message: "no response pages".to_owned(),
+        })
+    }
+
+    async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError> {
+        let call = Call::change_set("DeleteChangeSet", stack, change_set);
+        self.client
+            .delete_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(())
+    }
+
+    async fn execute_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError> {
+        let call = Call::change_set("ExecuteChangeSet", stack, change_set);
+        self.client
+            .execute_change_set()
+            .stack_name(stack)
+            .change_set_name(change_set)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(())
+    }
+
+    async fn describe_stack_events(
+        &self,
+        stack: &str,
+        until_event_id: Option<&str>,
+    ) -> Result<Vec<StackEvent>, AwsError> {
+        let call = Call::stack("DescribeStackEvents", stack);
+        let mut events = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .describe_stack_events()
+                .stack_name(stack)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| classify(call, err))?;
+            for event in output.stack_events() {
+                if until_event_id.is_some_and(|until| until == event.event_id().unwrap_or_default())
+                {
+                    return Ok(events);
+                }
+                events.push(stack_event(event));
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => return Ok(events),
+            }
+        }
+    }
+
+    async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {
+        let call = Call::new("ListExports");
+        let mut exports = BTreeMap::new();
+        let mut pages = self.client.list_exports().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify(call, err))?;
+            for export in page.exports() {
+                let name = export.name().unwrap_or_default().to_owned();
+                exports.insert(
+                    name.clone(),
+                    Export {
+                        name,
+                        value: export.value().unwrap_or_default().to_owned(),
+                        exporting_stack_id: export
+                            .exporting_stack_id()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    },
+                );
+            }
+        }
+        Ok(exports)
+    }
+
+    async fn delete_stack(&self, stack: &str) -> Result<(), AwsError> {
+        let call = Call::stack("DeleteStack", stack);
+        self.client
+            .delete_stack()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(())
+    }
+
+    async fn update_termination_protection(
+        &self,
+        stack: &str,
+        enabled: bool,
+    ) -> Result<(), AwsError> {
+        let call = Call::stack("UpdateTerminationProtection", stack);
+        self.client
+            .update_termination_protection()
+            .stack_name(stack)
+            .enable_termination_protection(enabled)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(())
+    }
+}
+
+fn parameters(parameters: &BTreeMap<String, String>) -> Vec<cfn::Parameter> {
+    parameters
+        .iter()
+        .map(|(key, value)| {
+            cfn::Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
+                .build()
+        })
+        .collect()
+}
+
+fn tags(tags: &BTreeMap<String, String>) -> Vec<cfn::Tag> {
+    tags.iter()
+        .map(|(key, value)| cfn::Tag::builder().key(key).value(value).build())
+        .collect()
+}
+
+fn capabilities(capabilities: &[Capability]) -> Vec<cfn::Capability> {
+    capabilities
+        .iter()
+        .map(|c| cfn::Capability::from(c.as_str()))
+        .collect()
+}
+
+fn stack_description(stack: &cfn::Stack) -> StackDescription {
+    StackDescription {
+        name: stack.stack_name().unwrap_or_default().to_owned(),
+        id: stack.stack_id().unwrap_or_default().to_owned(),
+        status: StackStatus(
+            stack
+                .stack_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        status_reason: stack.stack_status_reason().map(str::to_owned),
+        outputs: stack
+            .outputs()
+            .iter()
+            .map(|output| {
+                (
+                    output.output_key().unwrap_or_default().to_owned(),
+                    StackOutput {
+                        value: output.output_value().unwrap_or_default().to_owned(),
+                        export_name: output.export_name().map(str::to_owned),
+                        description: output.description().map(str::to_owned),
+                    },
+                )
+            })
+            .collect(),
+        parameters: stack
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap_or_default().to_owned(),
+                    p.parameter_value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        tags: stack
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        termination_protection: stack.enable_termination_protection().unwrap_or(false),
+    }
+}
+
+fn resource_change(change: &cfn::ResourceChange) -> ResourceChange {
+    ResourceChange {
+        action: ChangeAction::parse(change.action().map(|a| a.as_str()).unwrap_or_default()),
+        logical_id: change.logical_resource_id().unwrap_or_default().to_owned(),
+        resource_type: change.resource_type().unwrap_or_default().to_owned(),
+        physical_id: change
+            .physical_resource_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        replacement: change
+            .replacement()
+            .and_then(|r| Replacement::parse(r.as_str())),
+        scope: change
+            .scope()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    }
+}
+
+fn stack_event(event: &cfn::StackEvent) -> StackEvent {
+    StackEvent {
+        event_id: event.event_id().unwrap_or_default().to_owned(),
+        timestamp: event
+            .timestamp()
+            .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+            .unwrap_or_default(),
+        logical_id: event.logical_resource_id().unwrap_or_default().to_owned(),
+        physical_id: event
+            .physical_resource_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        resource_type: event.resource_type().unwrap_or_default().to_owned(),
+        status: event
+            .resource_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        reason: event.resource_status_reason().map(str::to_owned),
+    }
+}

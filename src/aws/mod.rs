@@ -1,0 +1,14 @@
+//! Everything that talks to AWS: one client factory, narrow traits with plain data, the SDK adapters, and the
+//! one place AWS errors are classified.
+
+pub mod account;
+pub mod client;
+pub mod cloudformation;
+pub mod cloudformation_sdk;
+pub mod error;
+
+pub use account::caller_account;
+pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
+pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
+pub use cloudformation_sdk::SdkCloudFormation;
+pub use error::AwsError;

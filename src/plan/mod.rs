@@ -1,0 +1,449 @@
+//! Planning: for each stack in dependency order, a change set against what is deployed, explained
+//! resource by resource with property diffs and replacement. Computation only: returns data.
+
+pub mod diff;
+pub mod replacement;
+pub mod saved;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aws::cloudformation::{
+    self as cfn, Capability, ChangeAction as AwsAction, ChangeSetKind, ChangeSetOutcome,
+    ChangeSetRequest, CloudFormation, StackDescription, WaitPolicy,
+};
+use crate::error::Error;
+use crate::project::{RenderedEnvironment, RenderedStack};
+use diff::{PropertyChange, predicted_replacement, resource_changes};
+use replacement::{Replacement, is_stateful};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub environment: String,
+    pub account_id: String,
+    pub region: String,
+    pub stacks: Vec<StackPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackAction {
+    Create,
+    /// The stack exists only as a failed first creation (`ROLLBACK_COMPLETE`); apply deletes it first.
+    Recreate,
+    Update,
+    NoChanges,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackPlan {
+    /// Short name (`network`).
+    pub stack: String,
+    pub stack_name: String,
+    pub action: StackAction,
+    /// Status of the deployed stack, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_status: Option<String>,
+    /// The change set to execute; absent when nothing changes or when the stack imports from a
+    /// stack this plan creates (the change set can only be made once those exports exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_set_id: Option<String>,
+    /// SHA-256 of the template body as sent to CloudFormation.
+    pub template_sha256: String,
+    /// SHA-256 of the deployed template (canonical JSON), to detect a stale saved plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_template_sha256: Option<String>,
+    /// Stacks created by this plan whose exports this stack imports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits_for: Vec<String>,
+    pub changes: Vec<ResourceChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    Add,
+    Modify,
+    Remove,
+}
+
+impl ChangeAction {
+    pub fn symbol(self) -> char {
+        match self {
+            ChangeAction::Add => '+',
+            ChangeAction::Modify => '~',
+            ChangeAction::Remove => '-',
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplacementSource {
+    /// The change set's `Replacement` field.
+    Aws,
+    /// strata's table of properties that force replacement.
+    Predicted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub action: ChangeAction,
+    pub logical_id: String,
+    pub resource_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    pub replacement: Replacement,
+    pub replacement_source: ReplacementSource,
+    /// Holds data (DB instance, bucket, queue).
+    pub stateful: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<PropertyChange>,
+}
+
+impl ResourceChange {
+    /// Replacing or removing a resource that holds data.
+    pub fn is_dangerous(&self) -> bool {
+        self.stateful && (self.action == ChangeAction::Remove || self.replaces())
+    }
+
+    pub fn replaces(&self) -> bool {
+        self.action == ChangeAction::Modify && self.replacement != Replacement::Never
+    }
+}
+
+impl StackPlan {
+    pub fn has_changes(&self) -> bool {
+        self.action != StackAction::NoChanges
+    }
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.stacks.iter().any(StackPlan::has_changes)
+    }
+
+    pub fn dangerous_changes(&self) -> impl Iterator<Item = (&StackPlan, &ResourceChange)> {
+        self.stacks.iter().flat_map(|stack| {
+            stack
+                .changes
+                .iter()
+                .filter(|c| c.is_dangerous())
+                .map(move |c| (stack, c))
+        })
+    }
+}
+
+/// The body strata sends: compact canonical JSON (well under the 51,200-byte inline limit).
+pub fn template_body(stack: &RenderedStack) -> Result<String, Error> {
+    serde_json::to_string(&crate::render::template_value(&stack.template)).map_err(|err| {
+        Error::Serialize {
+            stack: stack.name.clone(),
+            message: err.to_string(),
+        }
+    })
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hash of a deployed template, insensitive to key order and whitespace.
+pub fn deployed_hash(template: &Value) -> String {
+    sha256_hex(&crate::render::canonical(template).to_string())
+}
+
+/// Tags every stack carries (CloudFormation propagates them to resources that support tags).
+pub fn stack_tags(rendered: &RenderedEnvironment) -> BTreeMap<String, String> {
+    let settings = &rendered.environment.settings;
+    let mut tags = settings.tags.clone();
+    tags.insert("project".into(), settings.project.clone());
+    tags.insert("environment".into(), rendered.environment.name.clone());
+    tags.insert("managed-by".into(), "strata".into());
+    tags
+}
+
+/// Plans `selected` stacks (all of `rendered` when `None`), in dependency order.
+pub async fn plan<C: CloudFormation>(
+    cloudformation: &C,
+    rendered: &RenderedEnvironment,
+    selected: Option<&str>,
+) -> Result<Plan, Error> {
+    let tags = stack_tags(rendered);
+    let mut created: BTreeSet<String> = BTreeSet::new();
+    let mut stacks = Vec::new();
+    for stack in &rendered.stacks {
+        if selected.is_some_and(|only| only != stack.name) {
+            continue;
+        }
+        let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
+        let missing_dependencies: Vec<String> = match selected {
+            // Planning one stack alone: its dependencies must already exist.
+            Some(_) => {
+                let mut missing = Vec::new();
+                for dependency in &stack.depends_on {
+                    let name = rendered
+                        .stacks
+                        .iter()
+                        .find(|s| &s.name == dependency)
+                        .map(|s| s.stack_name.clone());
+                    if let Some(name) = name
+                        && !exists(&cloudformation.describe_stack(&name).await?)
+                    {
+                        missing.push(dependency.clone());
+                    }
+                }
+                missing
+            }
+            None => stack
+                .depends_on
+                .iter()
+                .filter(|d| created.contains(*d))
+                .cloned()
+                .collect(),
+        };
+        let stack_plan =
+            plan_stack(cloudformation, stack, deployed, missing_dependencies, &tags).await?;
+        if matches!(
+            stack_plan.action,
+            StackAction::Create | StackAction::Recreate
+        ) {
+            created.insert(stack.name.clone());
+        }
+        stacks.push(stack_plan);
+    }
+    Ok(Plan {
+        environment: rendered.environment.name.clone(),
+        account_id: rendered.environment.settings.account_id.clone(),
+        region: rendered.environment.settings.region.clone(),
+        stacks,
+    })
+}
+
+fn exists(deployed: &Option<StackDescription>) -> bool {
+    deployed
+        .as_ref()
+        .is_some_and(|d| !d.status.has_no_resources_deployed())
+}
+
+/// The stack's description once no operation is running on it; refuses states a plan cannot build on.
+pub async fn settled_stack<C: CloudFormation>(
+    cloudformation: &C,
+    name: &str,
+) -> Result<Option<StackDescription>, Error> {
+    let mut deployed = cloudformation.describe_stack(name).await?;
+    if deployed.as_ref().is_some_and(|d| d.status.is_in_progress()) {
+        deployed = cfn::wait_for_stack(cloudformation, name, WaitPolicy::STACK).await?;
+    }
+    if let Some(description) = &deployed
+        && description.status.as_str() == "UPDATE_ROLLBACK_FAILED"
+    {
+        return Err(Error::StackNeedsRecovery {
+            stack: name.to_string(),
+            status: description.status.to_string(),
+            hint: format!(
+                "a failed update could not be rolled back. Fix the cause shown in its events, then run \
+                     `aws cloudformation continue-update-rollback --stack-name {name}` (add --resources-to-skip for \
+                     resources that cannot roll back) and plan again"
+            ),
+        });
+    }
+    Ok(deployed)
+}
+
+async fn plan_stack<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &RenderedStack,
+    deployed: Option<StackDescription>,
+    waits_for: Vec<String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<StackPlan, Error> {
+    let body = template_body(stack)?;
+    let new_template = crate::render::template_value(&stack.template);
+    let mut plan = StackPlan {
+        stack: stack.name.clone(),
+        stack_name: stack.stack_name.clone(),
+        action: StackAction::Create,
+        deployed_status: deployed.as_ref().map(|d| d.status.to_string()),
+        change_set_id: None,
+        template_sha256: sha256_hex(&body),
+        deployed_template_sha256: None,
+        waits_for,
+        changes: Vec::new(),
+    };
+    let recreate = deployed
+        .as_ref()
+        .is_some_and(|d| d.status.as_str() == "ROLLBACK_COMPLETE");
+    let is_new = deployed
+        .as_ref()
+        .is_none_or(|d| d.status.has_no_resources_deployed());
+    if is_new {
+        plan.action = if recreate {
+            StackAction::Recreate
+        } else {
+            StackAction::Create
+        };
+        // CloudFormation rejects a change set whose imports do not exist yet, and one on a
+        // ROLLBACK_COMPLETE stack: those are planned from the template and created at apply time.
+        if recreate || !plan.waits_for.is_empty() {
+            plan.changes = additions(&new_template);
+            return Ok(plan);
+        }
+    }
+
+    let deployed_template = if is_new {
+        None
+    } else {
+        Some(cloudformation.get_template(&stack.stack_name).await?)
+    };
+    plan.deployed_template_sha256 = deployed_template.as_ref().map(deployed_hash);
+    let request = ChangeSetRequest {
+        stack: stack.stack_name.clone(),
+        change_set: change_set_name(&plan.template_sha256),
+        kind: if is_new {
+            ChangeSetKind::Create
+        } else {
+            ChangeSetKind::Update
+        },
+        template_body: body,
+        parameters: BTreeMap::new(),
+        tags: tags.clone(),
+        capabilities: vec![Capability::Iam],
+        description: Some(format!("strata plan of {}", stack.stack_name)),
+    };
+    let created = cloudformation.create_change_set(&request).await?;
+    match cfn::wait_for_change_set(
+        cloudformation,
+        &stack.stack_name,
+        &created.change_set_id,
+        WaitPolicy::CHANGE_SET,
+    )
+    .await?
+    {
+        ChangeSetOutcome::NoChanges { .. } => {
+            cloudformation
+                .delete_change_set(&stack.stack_name, &created.change_set_id)
+                .await?;
+            plan.action = StackAction::NoChanges;
+        }
+        ChangeSetOutcome::Ready(description) => {
+            plan.action = if is_new {
+                StackAction::Create
+            } else {
+                StackAction::Update
+            };
+            plan.change_set_id = Some(created.change_set_id);
+            plan.changes = explain(
+                &description.changes,
+                deployed_template.as_ref(),
+                &new_template,
+            );
+        }
+    }
+    Ok(plan)
+}
+
+/// Unique per attempt; CloudFormation requires a letter first and at most 128 characters.
+fn change_set_name(template_sha256: &str) -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!(
+        "strata-{}-{millis}",
+        &template_sha256[..12.min(template_sha256.len())]
+    )
+}
+
+fn resources(template: Option<&Value>) -> Option<&serde_json::Map<String, Value>> {
+    template
+        .and_then(|t| t.get("Resources"))
+        .and_then(Value::as_object)
+}
+
+/// Every resource of a template as an addition.
+fn additions(template: &Value) -> Vec<ResourceChange> {
+    resources(Some(template))
+        .map(|map| {
+            map.iter()
+                .map(|(id, resource)| {
+                    let resource_type = resource
+                        .get("Type")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    ResourceChange {
+                        action: ChangeAction::Add,
+                        logical_id: id.clone(),
+                        resource_type: resource_type.to_string(),
+                        physical_id: None,
+                        replacement: Replacement::Never,
+                        replacement_source: ReplacementSource::Predicted,
+                        stateful: is_stateful(resource_type),
+                        properties: Vec::new(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// AWS's list of changes, each explained by the template diff; replacement from AWS when it says.
+fn explain(
+    changes: &[cfn::ResourceChange],
+    deployed: Option<&Value>,
+    new: &Value,
+) -> Vec<ResourceChange> {
+    let mut explained: Vec<ResourceChange> = changes
+        .iter()
+        .map(|change| {
+            let action = match change.action {
+                AwsAction::Add => ChangeAction::Add,
+                AwsAction::Modify => ChangeAction::Modify,
+                AwsAction::Remove => ChangeAction::Remove,
+                _ => ChangeAction::Modify,
+            };
+            let before = resources(deployed).and_then(|r| r.get(&change.logical_id));
+            let after = resources(Some(new)).and_then(|r| r.get(&change.logical_id));
+            let properties = if action == ChangeAction::Modify {
+                resource_changes(&change.resource_type, before, after)
+            } else {
+                Vec::new()
+            };
+            let (replacement, replacement_source) = match change.replacement {
+                Some(aws) if action == ChangeAction::Modify => {
+                    (from_aws(aws), ReplacementSource::Aws)
+                }
+                _ if action == ChangeAction::Modify => (
+                    predicted_replacement(&properties),
+                    ReplacementSource::Predicted,
+                ),
+                _ => (Replacement::Never, ReplacementSource::Predicted),
+            };
+            ResourceChange {
+                action,
+                logical_id: change.logical_id.clone(),
+                resource_type: change.resource_type.clone(),
+                physical_id: change.physical_id.clone(),
+                replacement,
+                replacement_source,
+                stateful: is_stateful(&change.resource_type),
+                properties,
+            }
+        })
+        .collect();
+    explained.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
+    explained
+}
+
+fn from_aws(replacement: cfn::Replacement) -> Replacement {
+    match replacement {
+        cfn::Replacement::True => Replacement::Always,
+        cfn::Replacement::False => Replacement::Never,
+        cfn::Replacement::Conditional => Replacement::Conditional,
+    }
+}

@@ -1,0 +1,307 @@
+//! Policy checks: CloudFormation Guard rule files evaluated in-process over rendered templates.
+//!
+//! Input is plain data (rule file text, template JSON values, waivers); output is a
+//! [`PolicyReport`] of [`Finding`]s for the presentation layer. Nothing here prints.
+//!
+//! How cfn-guard 3.2.1 is driven (see `engine.rs`): one `ValidateBuilder` command per
+//! (rule file, chunk of templates), rules and data passed in memory as a `--payload`, structured
+//! JSON output parsed in `report.rs`, templates mapped back by position (`DATA_STDIN[n]`).
+//! One call could take every rule file and every template at once, but its report merges all rule
+//! files into one result per template (losing which file a rule came from), and one evaluation
+//! error aborts the whole call. One rule file per call keeps findings and errors attributable to a
+//! file; a failing chunk is re-run template by template so the error names the stack. Chunks run
+//! on scoped threads, about two per core.
+
+mod engine;
+mod error;
+mod report;
+mod rule_tests;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{PolicyError, Position};
+pub use rule_tests::{RuleStatus, TestCaseResult, find_rule_test_file, run_rule_tests};
+pub use rules::{RuleFile, check_syntax, load_rule_files, rule_names};
+
+use report::{GuardFileReport, RawFailure, logical_id_of};
+
+/// What a failing rule of a file means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warn,
+}
+
+/// One rendered template to check.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateInput<'a> {
+    /// Stack name as strata shows it (e.g. `storage` or `photos-dev-storage`); findings repeat it.
+    pub stack: &'a str,
+    pub template: &'a serde_json::Value,
+}
+
+/// An accepted exception: the named rule may fail on this resource of this stack.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Waiver {
+    pub stack: String,
+    pub logical_id: String,
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    pub stack: String,
+    /// The resource the failing value belongs to, when the path is under `/Resources/<id>`.
+    pub logical_id: Option<String>,
+    pub rule: String,
+    /// Where in the template the rule looked, e.g. `/Resources/Inbox/Properties/VersioningConfiguration/Status`.
+    /// For a missing property this is the path the rule wanted. Empty if cfn-guard gave none.
+    pub property_path: String,
+    /// The rule's `<< ... >>` text, or cfn-guard's own explanation when the clause has none.
+    pub message: String,
+    /// File stem of the rule file, e.g. `storage`.
+    pub rule_file: String,
+    pub level: Level,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct WaivedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PolicyReport {
+    /// Sorted by stack, logical id, rule, property path, message.
+    pub findings: Vec<Finding>,
+    /// Findings a waiver removed, in the same order, with the waiver's reason.
+    pub waived: Vec<WaivedFinding>,
+    /// Waivers that matched nothing: stale entries worth telling the user about.
+    pub unused_waivers: Vec<Waiver>,
+}
+
+impl PolicyReport {
+    /// True when a finding of level `error` remains (strata exits 3 on that).
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.level == Level::Error)
+    }
+}
+
+/// Evaluates every rule file against every template, concurrently, and applies the waivers.
+///
+/// Syntax is checked first (an error names file, line and column). Output is deterministic:
+/// it does not depend on thread scheduling, file order or map order.
+pub fn evaluate(
+    files: &[(RuleFile, Level)],
+    templates: &[TemplateInput<'_>],
+    waivers: &[Waiver],
+) -> Result<PolicyReport, PolicyError> {
+    let just_files: Vec<RuleFile> = files.iter().map(|(f, _)| f.clone()).collect();
+    check_syntax(&just_files)?;
+
+    // Serialize each template once; every rule file reuses the text.
+    let texts: Vec<String> = templates.iter().map(|t| t.template.to_string()).collect();
+
+    // Jobs: (rule file, contiguous chunk of templates), about two chunks per thread so that both
+    // cores stay busy while each cfn-guard call still amortises its setup over several templates.
+    let threads = worker_count(files.len() * templates.len());
+    let chunk = templates.len().div_ceil(threads * 2).max(1);
+    let jobs: Vec<(usize, std::ops::Range<usize>)> = (0..files.len())
+        .flat_map(|f| {
+            (0..templates.len())
+                .step_by(chunk)
+                .map(move |start| (f, start..(start + chunk).min(templates.len())))
+        })
+        .collect();
+    let results = run_jobs(&jobs, threads, |(f, range)| {
+        let (file, _) = &files[*f];
+        let batch = |range: std::ops::Range<usize>| {
+            let stacks: Vec<&str> = templates[range.clone()].iter().map(|t| t.stack).collect();
+            engine::validate_batch(&file.name, &file.content, &stacks, &texts[range])
+        };
+        match batch(range.clone()) {
+            // Re-run one by one so that the error names the template that caused it.
+            Err(_) if range.len() > 1 => {
+                range
+                    .clone()
+                    .map(|t| batch(t..t + 1))
+                    .try_fold(Vec::new(), |mut all, one| {
+                        all.extend(one?);
+                        Ok(all)
+                    })
+            }
+            other => other,
+        }
+    });
+
+    let mut findings = BTreeSet::new();
+    for ((f, range), result) in jobs.iter().zip(results) {
+        let (file, level) = &files[*f];
+        for (report, t) in result?.iter().zip(range.clone()) {
+            findings.extend(findings_of(report, file, *level, templates[t].stack));
+        }
+    }
+    Ok(apply_waivers(findings.into_iter().collect(), waivers))
+}
+
+fn worker_count(jobs: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs)
+        .max(1)
+}
+
+/// Runs `work` over `jobs` on `threads` scoped threads; results come back in job order whatever
+/// the scheduling.
+fn run_jobs<J: Sync, R: Send>(jobs: &[J], threads: usize, work: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(index) else { break };
+                    let result = work(job);
+                    if let Ok(mut slot) = slots[index].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .collect()
+}
+
+/// Turns one template's raw failures into findings. An `or` lists every failed branch, usually
+/// on the same path and with the `<< >>` text only on the last branch: failures of a rule on one
+/// path are merged, keeping the custom messages, or cfn-guard's message when there is none.
+fn findings_of(
+    report: &GuardFileReport,
+    file: &RuleFile,
+    level: Level,
+    stack: &str,
+) -> Vec<Finding> {
+    let mut by_place: BTreeMap<(&str, &str), Vec<&RawFailure>> = BTreeMap::new();
+    for failure in &report.failures {
+        by_place
+            .entry((failure.rule.as_str(), failure.path.as_str()))
+            .or_default()
+            .push(failure);
+    }
+    // (rule, logical id, message) -> paths
+    let mut merged: BTreeMap<(String, Option<String>, String), Vec<String>> = BTreeMap::new();
+    for ((rule, path), failures) in by_place {
+        let custom: BTreeSet<&str> = failures
+            .iter()
+            .filter_map(|f| f.custom_message.as_deref())
+            .collect();
+        let messages: Vec<String> = if custom.is_empty() {
+            let fallback = failures
+                .iter()
+                .find_map(|f| f.error_message.clone())
+                .unwrap_or_else(|| format!("rule {rule} failed"));
+            vec![fallback]
+        } else {
+            custom.into_iter().map(str::to_string).collect()
+        };
+        for message in messages {
+            merged
+                .entry((rule.to_string(), logical_id_of(path), message))
+                .or_default()
+                .push(path.to_string());
+        }
+    }
+    // One finding per resource, rule and message: a failed `some List[*].X == ..` is reported by
+    // cfn-guard once per element (`.../Tags/0/Key`, `.../Tags/1/Key`, ...); point at what they share.
+    merged
+        .into_iter()
+        .map(|((rule, logical_id, message), paths)| Finding {
+            stack: stack.to_string(),
+            logical_id,
+            rule,
+            property_path: common_path(&paths),
+            message,
+            rule_file: file.name.clone(),
+            level,
+        })
+        .collect()
+}
+
+/// The longest common prefix of `/`-separated paths, by whole segments.
+fn common_path(paths: &[String]) -> String {
+    let Some((first, rest)) = paths.split_first() else {
+        return String::new();
+    };
+    let mut common: Vec<&str> = first.split('/').collect();
+    for path in rest {
+        let shared = common
+            .iter()
+            .zip(path.split('/'))
+            .take_while(|(a, b)| *a == b)
+            .count();
+        common.truncate(shared);
+    }
+    common.join("/")
+}
+
+fn apply_waivers(findings: Vec<Finding>, waivers: &[Waiver]) -> PolicyReport {
+    let mut used = vec![false; waivers.len()];
+    let mut report = PolicyReport::default();
+    for finding in findings {
+        let waiver = waivers.iter().position(|w| {
+            w.stack == finding.stack
+                && w.rule == finding.rule
+                && finding.logical_id.as_deref() == Some(w.logical_id.as_str())
+        });
+        match waiver {
+            Some(index) => {
+                used[index] = true;
+                report.waived.push(WaivedFinding {
+                    finding,
+                    reason: waivers[index].reason.clone(),
+                });
+            }
+            None => report.findings.push(finding),
+        }
+    }
+    report.unused_waivers = waivers
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| !used)
+        .map(|(w, _)| w.clone())
+        .collect();
+    report.unused_waivers.sort();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_path_keeps_whole_shared_segments() {
+        let p = |v: &[&str]| common_path(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            p(&[
+                "/Resources/V/Properties/Tags/0/Key",
+                "/Resources/V/Properties/Tags/1/Key"
+            ]),
+            "/Resources/V/Properties/Tags"
+        );
+        assert_eq!(p(&["/Resources/A/X"]), "/Resources/A/X");
+        assert_eq!(p(&["/Resources/Ab", "/Resources/Ac"]), "/Resources");
+        assert_eq!(p(&[]), "");
+    }
+}

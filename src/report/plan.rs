@@ -1,0 +1,167 @@
+//! The change view: one line per resource (`+` add, `~` modify, `-` remove), property diffs under
+//! modifications, replacement flagged, and data-destroying changes called out as danger lines.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::plan::replacement::Replacement;
+use crate::plan::{ChangeAction, Plan, ReplacementSource, ResourceChange, StackAction, StackPlan};
+use crate::report::Style;
+
+pub fn render(plan: &Plan, style: Style) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Plan for environment {} (account {}, region {})",
+        style.bold(&plan.environment),
+        plan.account_id,
+        plan.region
+    );
+    for stack in &plan.stacks {
+        text.push('\n');
+        stack_section(&mut text, stack, style);
+    }
+    text.push('\n');
+    text.push_str(&summary(plan, style));
+    text
+}
+
+fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
+    let headline = match stack.action {
+        StackAction::Create => style.green(&format!("create ({} resources)", stack.changes.len())),
+        StackAction::Recreate => style.yellow(&format!(
+            "recreate: the stack is {} after a failed first creation; apply deletes and creates it ({} resources)",
+            stack.deployed_status.as_deref().unwrap_or("ROLLBACK_COMPLETE"),
+            stack.changes.len()
+        )),
+        StackAction::Update => style.yellow("update"),
+        StackAction::NoChanges => style.dim("no changes"),
+    };
+    let _ = writeln!(text, "{}  {headline}", style.bold(&stack.stack_name));
+    if !stack.waits_for.is_empty() {
+        let _ = writeln!(
+            text,
+            "  imports from {} resolve after {} applied; the change set is created at apply time",
+            stack.waits_for.join(", "),
+            if stack.waits_for.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            }
+        );
+    }
+    for change in &stack.changes {
+        resource_line(text, change, style);
+    }
+    for change in stack.changes.iter().filter(|c| c.is_dangerous()) {
+        let what = if change.action == ChangeAction::Remove {
+            "REMOVED"
+        } else {
+            "REPLACED"
+        };
+        let _ = writeln!(
+            text,
+            "  {} {} ({}) will be {what}: the data it holds does not carry over; apply refuses unless --allow-replace {}",
+            style.bold_red("!! DANGER"),
+            change.logical_id,
+            change.resource_type,
+            change.logical_id
+        );
+    }
+}
+
+fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
+    let symbol = change.action.symbol().to_string();
+    let symbol = match change.action {
+        ChangeAction::Add => style.green(&symbol),
+        ChangeAction::Modify => style.yellow(&symbol),
+        ChangeAction::Remove => style.red(&symbol),
+    };
+    let flag = if change.replaces() {
+        let certainty = match (change.replacement, change.replacement_source) {
+            (Replacement::Conditional, _) => "may be replaced",
+            (_, ReplacementSource::Aws) => "replacement",
+            (_, ReplacementSource::Predicted) => "replacement (predicted)",
+        };
+        format!("  {}", style.bold_red(&format!("[{certainty}]")))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        text,
+        "  {symbol} {:<40} {}{flag}",
+        change.resource_type, change.logical_id
+    );
+    if change.action == ChangeAction::Modify && change.properties.is_empty() {
+        let _ = writeln!(
+            text,
+            "      {}",
+            style.dim("(changes through values it references)")
+        );
+    }
+    for property in &change.properties {
+        let forces = match property.replacement {
+            Replacement::Always => format!("  {}", style.red("(forces replacement)")),
+            Replacement::Conditional => format!("  {}", style.yellow("(may force replacement)")),
+            Replacement::Never => String::new(),
+        };
+        let _ = writeln!(
+            text,
+            "      {}: {} -> {}{forces}",
+            property.path,
+            show(property.before.as_ref()),
+            show(property.after.as_ref())
+        );
+    }
+}
+
+fn show(value: Option<&Value>) -> String {
+    match value {
+        None => "(absent)".to_string(),
+        Some(value) => {
+            let text = value.to_string();
+            if text.len() > 120 {
+                format!(
+                    "{}...",
+                    &text[..text
+                        .char_indices()
+                        .nth(117)
+                        .map(|(i, _)| i)
+                        .unwrap_or(text.len())]
+                )
+            } else {
+                text
+            }
+        }
+    }
+}
+
+fn summary(plan: &Plan, style: Style) -> String {
+    let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
+    let count = |action: ChangeAction| changes.iter().filter(|c| c.action == action).count();
+    if !plan.has_changes() {
+        return format!(
+            "{}\n",
+            style.green("No changes. The deployed stacks match the definitions.")
+        );
+    }
+    let replacements = changes.iter().filter(|c| c.replaces()).count();
+    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count();
+    let mut line = format!(
+        "Plan: {} to add, {} to modify ({} replacement{}), {} to remove.",
+        count(ChangeAction::Add),
+        count(ChangeAction::Modify),
+        replacements,
+        if replacements == 1 { "" } else { "s" },
+        count(ChangeAction::Remove)
+    );
+    if dangerous > 0 {
+        line.push_str(&format!(
+            " {}",
+            style.bold_red(&format!("{dangerous} destroy data."))
+        ));
+    }
+    line.push('\n');
+    line
+}

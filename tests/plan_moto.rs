@@ -1,0 +1,330 @@
+//! `strata plan` against a real AWS wire protocol: moto server, started per test by the harness.
+//!
+//! moto never fills a change set's `Replacement` field, so the replacement flags asserted here
+//! come from strata's own table of replacing properties (reported as "predicted").
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use predicates::str::contains;
+use serde_json::Value;
+use strata::aws::SdkCloudFormation;
+use strata::aws::cloudformation::{Capability, CloudFormation, CreateStackRequest};
+use strata::project::Project;
+use support::Fixture;
+use support::moto::Moto;
+
+/// Creates every stack of `env` directly through CloudFormation, as a finished apply would leave them.
+async fn create_stacks(root: &std::path::Path, env: &str, moto: &Moto) {
+    let clients = support::clients(moto).await;
+    let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+    let rendered = Project::open(root).unwrap().render(env).unwrap();
+    for stack in &rendered.stacks {
+        cloudformation
+            .create_stack(&CreateStackRequest {
+                stack: stack.stack_name.clone(),
+                template_body: strata::plan::template_body(stack).unwrap(),
+                parameters: Default::default(),
+                tags: strata::plan::stack_tags(&rendered),
+                capabilities: vec![Capability::Iam],
+                termination_protection: false,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", stack.stack_name));
+        let created = cloudformation
+            .describe_stack(&stack.stack_name)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            created.status.as_str(),
+            "CREATE_COMPLETE",
+            "{}",
+            stack.stack_name
+        );
+    }
+}
+
+fn plan_json(fixture: &Fixture, moto: &Moto, expected_code: i32) -> Value {
+    let output = support::strata_on(fixture.root(), moto)
+        .args(["plan", "--env", "dev", "--json", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("plan --json prints JSON")
+}
+
+fn stack<'a>(plan: &'a Value, name: &str) -> &'a Value {
+    plan["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stack"] == name)
+        .expect("stack in plan")
+}
+
+fn changes(plan: &Value, stack_name: &str) -> Vec<(String, String)> {
+    stack(plan, stack_name)["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["logical_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_environment_plans_every_stack_as_a_creation() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    let plan = plan_json(&fixture, &moto, 2);
+
+    assert_eq!(plan["environment"], "dev");
+    assert_eq!(plan["account_id"], "111111111111");
+    let rendered = Project::open(fixture.root())
+        .unwrap()
+        .render("dev")
+        .unwrap();
+    for rendered_stack in &rendered.stacks {
+        let planned = stack(&plan, &rendered_stack.name);
+        assert_eq!(planned["action"], "create", "{}", rendered_stack.name);
+        let listed: BTreeSet<String> = changes(&plan, &rendered_stack.name)
+            .into_iter()
+            .map(|(action, id)| {
+                assert_eq!(action, "add");
+                id
+            })
+            .collect();
+        let expected: BTreeSet<String> =
+            rendered_stack.template.resources.keys().cloned().collect();
+        assert_eq!(
+            listed, expected,
+            "every resource of {} is listed",
+            rendered_stack.name
+        );
+    }
+    // Stacks without dependencies get a CREATE change set now; the others wait for their imports.
+    assert!(stack(&plan, "network")["change_set_id"].is_string());
+    assert!(stack(&plan, "storage")["change_set_id"].is_string());
+    assert_eq!(
+        stack(&plan, "database")["waits_for"],
+        serde_json::json!(["network"])
+    );
+    assert_eq!(
+        stack(&plan, "bastion")["waits_for"],
+        serde_json::json!(["database", "network"])
+    );
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("photofeed-dev-network  create (28 resources)"))
+        .stdout(contains("+ AWS::EC2::VPC"))
+        .stdout(contains("imports from network resolve after it is applied"));
+}
+
+#[test]
+fn unchanged_inputs_plan_no_changes_and_leave_no_change_set() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(create_stacks(fixture.root(), "dev", &moto));
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let clients = support::clients(&moto).await;
+        for stack in ["network", "database", "bastion", "storage"] {
+            let listed = clients
+                .cloudformation
+                .list_change_sets()
+                .stack_name(format!("photofeed-dev-{stack}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                listed.summaries().is_empty(),
+                "{stack}: no change set left behind: {:?}",
+                listed.summaries()
+            );
+        }
+    });
+}
+
+#[test]
+fn a_changed_setting_shows_exactly_that_modification() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 30",
+        "visibility_timeout_seconds: 45",
+    );
+    fixture.edit(
+        "environments/dev.yaml",
+        "  instance_class: db.t4g.micro\n  storage_gb",
+        "  instance_class: db.t4g.small\n  storage_gb",
+    );
+
+    let plan = plan_json(&fixture, &moto, 2);
+    assert_eq!(stack(&plan, "network")["action"], "no_changes");
+    assert_eq!(stack(&plan, "bastion")["action"], "no_changes");
+    assert_eq!(
+        changes(&plan, "storage"),
+        [
+            ("modify".into(), "FeedFanoutQueue".into()),
+            ("modify".into(), "PhotoUploadedQueue".into())
+        ]
+    );
+    let queue = &stack(&plan, "storage")["changes"][1];
+    assert_eq!(
+        queue["properties"],
+        serde_json::json!([{"path": "VisibilityTimeout", "before": 30, "after": 45, "replacement": "never"}])
+    );
+    assert_eq!(
+        changes(&plan, "database"),
+        [("modify".into(), "DatabasePrimary".into())]
+    );
+    let primary = &stack(&plan, "database")["changes"][0];
+    assert_eq!(primary["replacement"], "never");
+    assert_eq!(primary["properties"][0]["path"], "DBInstanceClass");
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("~ AWS::SQS::Queue"))
+        .stdout(contains("VisibilityTimeout: 30 -> 45"))
+        .stdout(contains(
+            "DBInstanceClass: \"db.t4g.micro\" -> \"db.t4g.small\"",
+        ))
+        .stdout(contains(
+            "Plan: 0 to add, 3 to modify (0 replacements), 0 to remove.",
+        ));
+}
+
+#[test]
+fn replacements_are_flagged_and_stateful_ones_are_danger() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    fixture.edit(
+        "environments/dev.yaml",
+        "vpc_cidr: 10.10.0.0/16",
+        "vpc_cidr: 10.11.0.0/16",
+    );
+    fixture.edit(
+        "environments/base.yaml",
+        "  name: feed\n",
+        "  name: feeds\n",
+    );
+
+    let plan = plan_json(&fixture, &moto, 2);
+    let vpc = stack(&plan, "network")["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["logical_id"] == "Vpc")
+        .unwrap()
+        .clone();
+    assert_eq!(vpc["replacement"], "always");
+    assert_eq!(vpc["replacement_source"], "predicted");
+    assert_eq!(vpc["properties"][0]["path"], "CidrBlock");
+    let primary = &stack(&plan, "database")["changes"][0];
+    assert_eq!(primary["logical_id"], "DatabasePrimary");
+    assert_eq!(primary["replacement"], "always");
+    assert_eq!(primary["stateful"], true);
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("Vpc  [replacement (predicted)]"))
+        .stdout(contains(
+            "CidrBlock: \"10.10.0.0/16\" -> \"10.11.0.0/16\"  (forces replacement)",
+        ))
+        .stdout(contains(
+            "!! DANGER DatabasePrimary (AWS::RDS::DBInstance) will be REPLACED",
+        ));
+}
+
+#[test]
+fn a_saved_plan_records_what_apply_needs() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    let out = fixture.path("plan.json");
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("Saved plan to"));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(saved["environment"], "dev");
+    assert_eq!(saved["account_id"], "111111111111");
+    assert_eq!(saved["region"], "eu-west-1");
+    assert_eq!(saved["strata_version"], env!("CARGO_PKG_VERSION"));
+    let network = stack(&saved, "network");
+    assert!(
+        network["change_set_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:cloudformation:")
+    );
+    assert_eq!(network["template_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn a_different_account_is_refused_before_any_stack_call() {
+    let moto = Moto::start_in(&support::moto::default_venv(), "999999999999");
+    let fixture = Fixture::copy_of_project();
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .code(1)
+        .stderr(contains("refusing to touch environment `dev`: it belongs to account 111111111111, but the credentials in use are for account 999999999999"));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let clients = support::clients(&moto).await;
+        let stacks = clients.cloudformation.list_stacks().send().await.unwrap();
+        assert!(
+            stacks.stack_summaries().is_empty(),
+            "no stack or change set was created"
+        );
+    });
+}
+
+#[test]
+fn a_policy_violation_stops_plan_before_any_aws_call() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit("environments/dev.yaml", "- 203.0.113.0/24", "- 0.0.0.0/0");
+    // Nothing listens on port 9: reaching AWS would fail with exit 1, not the policy's 3.
+    support::strata(fixture.root())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .code(3)
+        .stderr(contains("EC2_SG_NO_WORLD_INGRESS"))
+        .stderr(contains("refusing to continue"));
+}

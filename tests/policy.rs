@@ -1,0 +1,584 @@
+//! Behaviour strata relies on: shipped rule files pass their own tests, every rule catches a
+//! violation and names it, syntax errors point at file/line/column, waivers move findings.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use strata::policy::{
+    Level, PolicyError, RuleFile, TemplateInput, Waiver, check_syntax, evaluate,
+    find_rule_test_file, load_rule_files, run_rule_tests,
+};
+
+fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+fn shipped_rules() -> Vec<RuleFile> {
+    load_rule_files(&policies_dir()).expect("policies load")
+}
+
+fn all_at(level: Level) -> Vec<(RuleFile, Level)> {
+    shipped_rules().into_iter().map(|f| (f, level)).collect()
+}
+
+/// The shipped platform's template of `stack` in `env`, rendered by strata itself.
+fn fixture(env: &str, stack: &str) -> Value {
+    let project = strata::project::Project::open(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("project opens");
+    let rendered = project.render(env).expect("renders");
+    let stack = rendered
+        .stacks
+        .iter()
+        .find(|s| s.name == stack)
+        .expect("stack exists");
+    strata::render::template_value(&stack.template)
+}
+
+const STACKS: [&str; 4] = ["network", "database", "bastion", "storage"];
+
+#[test]
+fn shipped_rule_files_load_sorted_and_parse() {
+    let files = shipped_rules();
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "database",
+            "lifecycle",
+            "network",
+            "production",
+            "storage",
+            "tagging"
+        ]
+    );
+    check_syntax(&files).expect("shipped rules parse");
+}
+
+#[test]
+fn every_rule_file_has_tests_and_they_pass() {
+    for file in shipped_rules() {
+        let test_file = find_rule_test_file(&file).unwrap_or_else(|| {
+            panic!(
+                "{} has no tests/{}_tests.yaml",
+                file.path.display(),
+                file.name
+            )
+        });
+        let results = run_rule_tests(&file, &test_file).expect("tests run");
+        assert!(!results.is_empty(), "{}: no test cases", file.name);
+        let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
+        assert!(
+            failed.is_empty(),
+            "{}: failing rule tests: {failed:#?}",
+            file.name
+        );
+        // Every rule of the file is exercised with PASS, FAIL and SKIP... at least FAIL and PASS.
+        for rule in strata::policy::rule_names(&file).unwrap() {
+            for status in ["Pass", "Fail"] {
+                assert!(
+                    results.iter().any(|r| r.rule == rule
+                        && format!("{:?}", r.expected) == format!("Some({status})")),
+                    "{}: rule {rule} has no test case expecting {status}",
+                    file.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_test_file_expecting_an_unknown_rule_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("x.guard");
+    std::fs::write(&rules, "rule REAL { Resources exists }\n").unwrap();
+    let tests = dir.path().join("x_tests.yaml");
+    std::fs::write(
+        &tests,
+        "- name: typo\n  input: { Resources: {} }\n  expectations: { rules: { REAAL: PASS } }\n",
+    )
+    .unwrap();
+    let file = RuleFile::new(&rules, std::fs::read_to_string(&rules).unwrap());
+    let err = run_rule_tests(&file, &tests).unwrap_err();
+    assert!(matches!(err, PolicyError::InvalidTestFile { .. }), "{err}");
+    assert!(err.to_string().contains("REAAL"), "{err}");
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_as_a_failed_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("x.guard");
+    std::fs::write(&rules, "rule HAS_RESOURCES { Resources exists }\n").unwrap();
+    let tests = dir.path().join("x_tests.yaml");
+    std::fs::write(&tests, "- name: wrong\n  input: { Resources: { A: { Type: T } } }\n  expectations: { rules: { HAS_RESOURCES: FAIL } }\n").unwrap();
+    let file = RuleFile::new(&rules, std::fs::read_to_string(&rules).unwrap());
+    let results = run_rule_tests(&file, &tests).unwrap();
+    assert_eq!(results.len(), 1);
+    assert!(!results[0].passed);
+    assert_eq!(results[0].rule, "HAS_RESOURCES");
+}
+
+#[test]
+fn realistic_templates_pass_every_rule_that_applies_to_their_environment() {
+    for env in ["dev", "staging", "prod"] {
+        let templates: Vec<Value> = STACKS.iter().map(|s| fixture(env, s)).collect();
+        let inputs: Vec<TemplateInput> = STACKS
+            .iter()
+            .zip(&templates)
+            .map(|(stack, template)| TemplateInput { stack, template })
+            .collect();
+        let files: Vec<(RuleFile, Level)> = shipped_rules()
+            .into_iter()
+            .filter(|f| env == "prod" || f.name != "production")
+            .map(|f| (f, Level::Error))
+            .collect();
+        let report = evaluate(&files, &inputs, &[]).expect("evaluates");
+        assert!(report.findings.is_empty(), "{env}: {:#?}", report.findings);
+    }
+}
+
+fn bucket(props: Value) -> Value {
+    json!({"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props})
+}
+
+/// One violating template per rule; the finding must carry the rule name and the resource.
+fn violations() -> Vec<(&'static str, &'static str, Value)> {
+    let tags = json!([{"Key": "project", "Value": "p"}, {"Key": "environment", "Value": "dev"}, {"Key": "managed-by", "Value": "strata"}]);
+    let primary = |extra: Value| {
+        let mut props = json!({"StorageEncrypted": true, "PubliclyAccessible": false, "ManageMasterUserPassword": true,
+            "BackupRetentionPeriod": 14, "DeletionProtection": true, "MultiAZ": true, "Tags": tags});
+        if let (Some(p), Some(e)) = (props.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        json!({"Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot", "Properties": props}}})
+    };
+    vec![
+        (
+            "S3_BUCKET_ENCRYPTED",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({}))}}),
+        ),
+        (
+            "S3_BUCKET_VERSIONED",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({"VersioningConfiguration": {"Status": "Suspended"}}))}}),
+        ),
+        (
+            "S3_BUCKET_PUBLIC_ACCESS_BLOCKED",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({"PublicAccessBlockConfiguration": {"BlockPublicAcls": true}}))}}),
+        ),
+        (
+            "S3_BUCKET_TLS_ONLY_POLICY",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({}))}}),
+        ),
+        (
+            "S3_BUCKET_NO_PUBLIC_ACL",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({"AccessControl": "PublicReadWrite"}))}}),
+        ),
+        (
+            "S3_BUCKET_POLICY_NO_PUBLIC_WRITE",
+            "InboxPolicy",
+            json!({"Resources": {"InboxPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Inbox"},
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:PutObject"], "Resource": "*"}]}}}}}),
+        ),
+        (
+            "SQS_QUEUE_HAS_DLQ",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}}}}),
+        ),
+        (
+            "SQS_QUEUE_ENCRYPTED",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": false}}}}),
+        ),
+        (
+            "RDS_STORAGE_ENCRYPTED",
+            "Db",
+            primary(json!({"StorageEncrypted": false})),
+        ),
+        (
+            "RDS_NOT_PUBLICLY_ACCESSIBLE",
+            "Db",
+            primary(json!({"PubliclyAccessible": true})),
+        ),
+        (
+            "RDS_MANAGED_MASTER_PASSWORD",
+            "Db",
+            primary(json!({"MasterUserPassword": "secret"})),
+        ),
+        (
+            "RDS_BACKUPS_ENABLED",
+            "Db",
+            primary(json!({"BackupRetentionPeriod": 0})),
+        ),
+        (
+            "PROD_RDS_BACKUP_RETENTION_7_DAYS",
+            "Db",
+            primary(json!({"BackupRetentionPeriod": "3"})),
+        ),
+        (
+            "PROD_RDS_DELETION_PROTECTION",
+            "Db",
+            primary(json!({"DeletionProtection": false})),
+        ),
+        (
+            "PROD_RDS_MULTI_AZ",
+            "Db",
+            primary(json!({"MultiAZ": false})),
+        ),
+        (
+            "STATEFUL_DELETION_POLICY_SET",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "UpdateReplacePolicy": "Delete"}}}),
+        ),
+        (
+            "STATEFUL_UPDATE_REPLACE_POLICY_SET",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete"}}}),
+        ),
+        (
+            "EC2_SG_NO_WORLD_INGRESS",
+            "BastionSg",
+            json!({"Resources": {"BastionSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "b",
+            "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]}}}}),
+        ),
+        (
+            "EC2_SG_INGRESS_NO_WORLD",
+            "OpenSsh",
+            json!({"Resources": {"OpenSsh": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {"GroupId": "sg-1",
+            "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}}}}),
+        ),
+        (
+            "EC2_INSTANCE_IMDSV2",
+            "Bastion",
+            json!({"Resources": {
+            "Lt": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "optional"}}}},
+            "Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"LaunchTemplate": {"LaunchTemplateId": {"Ref": "Lt"}, "Version": "1"}}}}}),
+        ),
+        (
+            "TAGS_REQUIRED",
+            "Vpc",
+            json!({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16",
+            "Tags": [{"Key": "project", "Value": "p"}]}}}}),
+        ),
+    ]
+}
+
+#[test]
+fn every_rule_fails_on_its_violation_and_names_rule_and_resource() {
+    let files = all_at(Level::Error);
+    let cases = violations();
+    // Every shipped rule has a case here.
+    let mut all_rules: Vec<String> = files
+        .iter()
+        .flat_map(|(f, _)| strata::policy::rule_names(f).unwrap())
+        .collect();
+    all_rules.sort();
+    let mut covered: Vec<String> = cases.iter().map(|(r, _, _)| r.to_string()).collect();
+    covered.sort();
+    assert_eq!(all_rules, covered);
+
+    let stacks: Vec<String> = cases
+        .iter()
+        .map(|(rule, _, _)| format!("case-{rule}"))
+        .collect();
+    let inputs: Vec<TemplateInput> = cases
+        .iter()
+        .zip(&stacks)
+        .map(|((_, _, template), stack)| TemplateInput { stack, template })
+        .collect();
+    let report = evaluate(&files, &inputs, &[]).expect("evaluates");
+    for (rule, logical_id, _) in &cases {
+        let stack = format!("case-{rule}");
+        let hit = report.findings.iter().find(|f| {
+            f.stack == stack && f.rule == *rule && f.logical_id.as_deref() == Some(*logical_id)
+        });
+        let Some(hit) = hit else {
+            let got: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.stack == stack)
+                .collect();
+            panic!("{rule} did not fail on {logical_id}; findings for the case: {got:#?}");
+        };
+        assert!(
+            hit.property_path
+                .starts_with(&format!("/Resources/{logical_id}")),
+            "{hit:?}"
+        );
+        assert!(!hit.message.is_empty());
+        assert!(!hit.rule_file.is_empty());
+    }
+}
+
+#[test]
+fn finding_carries_custom_message_property_path_file_and_level() {
+    let template = json!({"Resources": {"InboxBucket": bucket(json!({"VersioningConfiguration": {"Status": "Suspended"}}))}});
+    let files: Vec<(RuleFile, Level)> = shipped_rules()
+        .into_iter()
+        .filter(|f| f.name == "storage")
+        .map(|f| (f, Level::Warn))
+        .collect();
+    let report = evaluate(
+        &files,
+        &[TemplateInput {
+            stack: "storage",
+            template: &template,
+        }],
+        &[],
+    )
+    .unwrap();
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "S3_BUCKET_VERSIONED")
+        .expect("finding");
+    assert_eq!(
+        f.property_path,
+        "/Resources/InboxBucket/Properties/VersioningConfiguration/Status"
+    );
+    assert_eq!(f.logical_id.as_deref(), Some("InboxBucket"));
+    assert_eq!(f.rule_file, "storage");
+    assert_eq!(f.level, Level::Warn);
+    assert_eq!(
+        f.message,
+        "S3 bucket must have versioning enabled (VersioningConfiguration.Status: Enabled)"
+    );
+    assert!(!report.has_errors(), "warn-level findings are not errors");
+    // A missing property is reported at the path the rule wanted.
+    let enc = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "S3_BUCKET_ENCRYPTED")
+        .expect("finding");
+    assert_eq!(
+        enc.property_path,
+        "/Resources/InboxBucket/Properties/BucketEncryption"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["findings"][0]["level"], "warn");
+}
+
+#[test]
+fn findings_are_sorted_and_independent_of_input_order() {
+    let t: Vec<Value> = STACKS.iter().map(|s| fixture("dev", s)).collect();
+    let files = all_at(Level::Error); // production rules fail on dev: plenty of findings
+    let forward: Vec<TemplateInput> = STACKS
+        .iter()
+        .zip(&t)
+        .map(|(stack, template)| TemplateInput { stack, template })
+        .collect();
+    let mut backward = forward.clone();
+    backward.reverse();
+    let mut files_reversed = files.clone();
+    files_reversed.reverse();
+    let a = evaluate(&files, &forward, &[]).unwrap();
+    let b = evaluate(&files_reversed, &backward, &[]).unwrap();
+    assert!(!a.findings.is_empty());
+    assert_eq!(a, b);
+    let mut sorted = a.findings.clone();
+    sorted.sort();
+    assert_eq!(a.findings, sorted);
+}
+
+#[test]
+fn a_broken_rule_file_is_reported_with_file_line_and_column() {
+    let broken = RuleFile::new(
+        "policies/broken.guard",
+        "let buckets = Resources.*[ Type == 'AWS::S3::Bucket' ]\n\nrule BROKEN when %buckets !empty {\n    %buckets.Properties.X == \n}\n",
+    );
+    let err = check_syntax(std::slice::from_ref(&broken)).unwrap_err();
+    match &err {
+        PolicyError::Syntax {
+            rule_file,
+            path,
+            position,
+            ..
+        } => {
+            assert_eq!(rule_file, "broken");
+            assert_eq!(path, Path::new("policies/broken.guard"));
+            let position = position.expect("position");
+            assert!(position.line >= 3 && position.line <= 5, "{position:?}");
+            assert!(position.column >= 1);
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.starts_with("policies/broken.guard:"), "{text}");
+    // evaluate checks syntax first rather than silently skipping the file as cfn-guard does.
+    let template = json!({"Resources": {}});
+    let err = evaluate(
+        &[(broken, Level::Error)],
+        &[TemplateInput {
+            stack: "s",
+            template: &template,
+        }],
+        &[],
+    )
+    .unwrap_err();
+    assert!(matches!(err, PolicyError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn an_evaluation_error_names_the_rule_file_and_stack() {
+    let bad = RuleFile::new(
+        "policies/undefined.guard",
+        "rule USES_UNDEFINED { %nowhere !empty }\n",
+    );
+    let template = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue"}}});
+    let err = evaluate(
+        &[(bad, Level::Error)],
+        &[TemplateInput {
+            stack: "storage",
+            template: &template,
+        }],
+        &[],
+    )
+    .unwrap_err();
+    match &err {
+        PolicyError::Evaluation {
+            rule_file, stack, ..
+        } => {
+            assert_eq!(rule_file, "undefined");
+            assert_eq!(stack, "storage");
+        }
+        other => panic!("expected an evaluation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn waivers_remove_matching_findings_and_report_them() {
+    let template = json!({"Resources": {
+        "Logs": bucket(json!({})),
+        "Other": bucket(json!({}))
+    }});
+    let files: Vec<(RuleFile, Level)> = shipped_rules()
+        .into_iter()
+        .filter(|f| f.name == "storage")
+        .map(|f| (f, Level::Error))
+        .collect();
+    let inputs = [TemplateInput {
+        stack: "storage",
+        template: &template,
+    }];
+    let before = evaluate(&files, &inputs, &[]).unwrap();
+    let versioned = |r: &strata::policy::Finding| r.rule == "S3_BUCKET_VERSIONED";
+    assert_eq!(before.findings.iter().filter(|f| versioned(f)).count(), 2);
+
+    let waivers = vec![
+        Waiver {
+            stack: "storage".into(),
+            logical_id: "Logs".into(),
+            rule: "S3_BUCKET_VERSIONED".into(),
+            reason: "access logs are not versioned".into(),
+        },
+        Waiver {
+            stack: "network".into(),
+            logical_id: "Logs".into(),
+            rule: "S3_BUCKET_VERSIONED".into(),
+            reason: "wrong stack".into(),
+        },
+    ];
+    let after = evaluate(&files, &inputs, &waivers).unwrap();
+    let remaining: Vec<_> = after.findings.iter().filter(|f| versioned(f)).collect();
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0].logical_id.as_deref(), Some("Other"));
+    assert_eq!(after.waived.len(), 1);
+    assert_eq!(after.waived[0].finding.logical_id.as_deref(), Some("Logs"));
+    assert_eq!(after.waived[0].reason, "access logs are not versioned");
+    assert_eq!(
+        after.findings.len() + after.waived.len(),
+        before.findings.len()
+    );
+    assert_eq!(after.unused_waivers, vec![waivers[1].clone()]);
+    let json = serde_json::to_value(&after).unwrap();
+    assert_eq!(json["waived"][0]["reason"], "access logs are not versioned");
+    assert_eq!(json["waived"][0]["rule"], "S3_BUCKET_VERSIONED");
+}
+
+#[test]
+fn load_rule_files_names_a_missing_directory() {
+    let err = load_rule_files(Path::new("/nonexistent/policies")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/policies"), "{err}");
+}
+
+#[test]
+fn cross_resource_rules_name_only_the_offending_resource() {
+    // Rules that compare logical ids (TLS policy per bucket, DLQ per queue) must point at the one
+    // resource that is missing its partner, not at every resource or at `/Resources`.
+    let template = json!({"Resources": {
+        "Covered": bucket(json!({})),
+        "Uncovered": bucket(json!({})),
+        "CoveredPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Covered"},
+            "PolicyDocument": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+        "Work": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WorkDlq", "Arn"]}, "maxReceiveCount": 5}}},
+        "WorkDlq": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}},
+        "Stray": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}}
+    }});
+    let files: Vec<(RuleFile, Level)> = shipped_rules()
+        .into_iter()
+        .filter(|f| f.name == "storage")
+        .map(|f| (f, Level::Error))
+        .collect();
+    let report = evaluate(
+        &files,
+        &[TemplateInput {
+            stack: "storage",
+            template: &template,
+        }],
+        &[],
+    )
+    .unwrap();
+    let ids = |rule: &str| -> Vec<Option<String>> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| f.logical_id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids("S3_BUCKET_TLS_ONLY_POLICY"),
+        vec![Some("Uncovered".to_string())]
+    );
+    assert_eq!(ids("SQS_QUEUE_HAS_DLQ"), vec![Some("Stray".to_string())]);
+    let tls = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "S3_BUCKET_TLS_ONLY_POLICY")
+        .unwrap();
+    assert_eq!(tls.property_path, "/Resources/Uncovered");
+}
+
+#[test]
+fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
+    // Errors only where a queue exists, so only the second template fails to evaluate.
+    let bad = RuleFile::new(
+        "policies/half.guard",
+        "let queues = Resources.*[ Type == 'AWS::SQS::Queue' ]\nrule HALF when %queues !empty { %nowhere !empty }\n",
+    );
+    let fine = json!({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}});
+    let broken = json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}});
+    let inputs: Vec<TemplateInput> = (0..6)
+        .map(|i| TemplateInput {
+            stack: if i == 4 { "queues" } else { "buckets" },
+            template: if i == 4 { &broken } else { &fine },
+        })
+        .collect();
+    let err = evaluate(&[(bad, Level::Error)], &inputs, &[]).unwrap_err();
+    match &err {
+        PolicyError::Evaluation {
+            rule_file, stack, ..
+        } => {
+            assert_eq!(rule_file, "half");
+            assert_eq!(stack, "queues");
+        }
+        other => panic!("expected an evaluation error, got {other:?}"),
+    }
+}

@@ -46,6 +46,16 @@ async fn create_stacks(root: &std::path::Path, env: &str, moto: &Moto) {
     }
 }
 
+/// A moto server on which the shipped dev environment is deployed, and a copy of the project.
+fn deployed_dev() -> (Moto, Fixture) {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    (moto, fixture)
+}
+
 fn plan_json(fixture: &Fixture, moto: &Moto, expected_code: i32) -> Value {
     let output = support::strata_on(fixture.root(), moto)
         .args(["plan", "--env", "dev", "--json", "--detailed-exitcode"])
@@ -136,11 +146,7 @@ fn a_fresh_environment_plans_every_stack_as_a_creation() {
 
 #[test]
 fn unchanged_inputs_plan_no_changes_and_leave_no_change_set() {
-    let moto = Moto::start();
-    let fixture = Fixture::copy_of_project();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    let (moto, fixture) = deployed_dev();
 
     support::strata_on(fixture.root(), &moto)
         .args(["plan", "--env", "dev", "--detailed-exitcode"])
@@ -169,11 +175,7 @@ fn unchanged_inputs_plan_no_changes_and_leave_no_change_set() {
 
 #[test]
 fn a_changed_setting_shows_exactly_that_modification() {
-    let moto = Moto::start();
-    let fixture = Fixture::copy_of_project();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    let (moto, fixture) = deployed_dev();
     fixture.edit(
         "environments/dev.yaml",
         "visibility_timeout_seconds: 30",
@@ -224,11 +226,7 @@ fn a_changed_setting_shows_exactly_that_modification() {
 
 #[test]
 fn replacements_are_flagged_and_stateful_ones_are_danger() {
-    let moto = Moto::start();
-    let fixture = Fixture::copy_of_project();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    let (moto, fixture) = deployed_dev();
     fixture.edit(
         "environments/dev.yaml",
         "vpc_cidr: 10.10.0.0/16",

@@ -34,6 +34,21 @@ fn fixture(env: &str, stack: &str) -> Value {
     strata::render::template_value(&stack.template)
 }
 
+/// Evaluates one shipped rule file over one template.
+fn evaluate_file(
+    file: &str,
+    level: Level,
+    stack: &str,
+    template: &Value,
+) -> strata::policy::PolicyReport {
+    let files: Vec<(RuleFile, Level)> = shipped_rules()
+        .into_iter()
+        .filter(|f| f.name == file)
+        .map(|f| (f, level))
+        .collect();
+    evaluate(&files, &[TemplateInput { stack, template }], &[]).unwrap()
+}
+
 const STACKS: [&str; 4] = ["network", "database", "bastion", "storage"];
 
 #[test]
@@ -318,20 +333,7 @@ fn every_rule_fails_on_its_violation_and_names_rule_and_resource() {
 #[test]
 fn finding_carries_custom_message_property_path_file_and_level() {
     let template = json!({"Resources": {"InboxBucket": bucket(json!({"VersioningConfiguration": {"Status": "Suspended"}}))}});
-    let files: Vec<(RuleFile, Level)> = shipped_rules()
-        .into_iter()
-        .filter(|f| f.name == "storage")
-        .map(|f| (f, Level::Warn))
-        .collect();
-    let report = evaluate(
-        &files,
-        &[TemplateInput {
-            stack: "storage",
-            template: &template,
-        }],
-        &[],
-    )
-    .unwrap();
+    let report = evaluate_file("storage", Level::Warn, "storage", &template);
     let f = report
         .findings
         .iter()
@@ -521,20 +523,7 @@ fn cross_resource_rules_name_only_the_offending_resource() {
         "WorkDlq": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}},
         "Stray": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}}
     }});
-    let files: Vec<(RuleFile, Level)> = shipped_rules()
-        .into_iter()
-        .filter(|f| f.name == "storage")
-        .map(|f| (f, Level::Error))
-        .collect();
-    let report = evaluate(
-        &files,
-        &[TemplateInput {
-            stack: "storage",
-            template: &template,
-        }],
-        &[],
-    )
-    .unwrap();
+    let report = evaluate_file("storage", Level::Error, "storage", &template);
     let ids = |rule: &str| -> Vec<Option<String>> {
         report
             .findings

@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 /// An AWS call that failed, always naming the operation and, where there is one, the stack.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,10 @@ pub enum AwsError {
         message: String,
     },
 
-    #[error("{operation}{}: no usable AWS credentials: {message}", on(.stack))]
+    #[error(
+        "{operation}{}: no usable AWS credentials ({message}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`",
+        on(.stack)
+    )]
     Credentials {
         operation: &'static str,
         stack: Option<String>,
@@ -406,9 +409,19 @@ where
     }
 }
 
-/// The whole source chain in one line ("dispatch failure: io error: connection refused ...").
+/// The whole source chain in one line ("dispatch failure: io error: connection refused ..."),
+/// each cause's message once, without the SDK's debug dump of the response.
 fn chain(err: &dyn StdError) -> String {
-    format!("{}", DisplayErrorContext(err))
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn StdError> = Some(err);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|seen| seen.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    parts.join(": ")
 }
 
 fn is_identity_failure(err: &dyn StdError) -> bool {

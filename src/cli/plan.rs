@@ -62,7 +62,7 @@ pub fn run(
             write_out(
                 console.out,
                 &format!(
-                    "Saved plan to {}; apply it with `strata apply --env {} --plan {}`\n",
+                    "Saved plan to {} (environment {}, for `apply --plan {}`)\n",
                     path.display(),
                     plan.environment,
                     path.display()

@@ -157,10 +157,12 @@ fn summary(plan: &Plan, style: Style) -> String {
         count(ChangeAction::Remove)
     );
     if dangerous > 0 {
-        line.push_str(&format!(
-            " {}",
-            style.bold_red(&format!("{dangerous} destroy data."))
-        ));
+        let text = if dangerous == 1 {
+            "1 change destroys data.".to_string()
+        } else {
+            format!("{dangerous} changes destroy data.")
+        };
+        line.push_str(&format!(" {}", style.bold_red(&text)));
     }
     line.push('\n');
     line

@@ -77,7 +77,7 @@ impl StackDir {
         let text = self
             .templates
             .render(&template_key(&file.path), &environment.values)
-            .map_err(|err| render_diagnostic(&file.path, &err, environment))?;
+            .map_err(|err| render_diagnostic(&file.path, &err, Some(&environment.name)))?;
         yaml::parse_typed(&file.path, &text).map_err(|mut diagnostic| {
             diagnostic.message =
                 format!("{} (environment {})", diagnostic.message, environment.name);
@@ -103,7 +103,7 @@ impl StackDir {
         }
         templates
             .render(name, data)
-            .map_err(|err| render_diagnostic(Path::new(name), &err, &()))
+            .map_err(|err| render_diagnostic(Path::new(name), &err, None))
     }
 }
 
@@ -147,33 +147,16 @@ fn syntax_diagnostic(path: &Path, err: &TemplateError) -> Diagnostic {
         .at_line(err.pos().map(|(line, _)| line))
 }
 
-trait EnvironmentLabel {
-    fn label(&self) -> String;
-}
-
-impl EnvironmentLabel for Environment {
-    fn label(&self) -> String {
-        format!(" (environment {})", self.name)
-    }
-}
-
-impl EnvironmentLabel for () {
-    fn label(&self) -> String {
-        String::new()
-    }
-}
-
-fn render_diagnostic(
-    path: &Path,
-    err: &RenderError,
-    environment: &dyn EnvironmentLabel,
-) -> Diagnostic {
+/// `environment`, when known, is named in the message: the same definition renders once per environment.
+fn render_diagnostic(path: &Path, err: &RenderError, environment: Option<&str>) -> Diagnostic {
+    let label = environment
+        .map(|name| format!(" (environment {name})"))
+        .unwrap_or_default();
     let message = match err.reason() {
         RenderErrorReason::MissingVariable(Some(variable)) => format!(
-            "`{{{{{variable}}}}}` names a value that does not exist{}; templates are strict, so every variable must be defined",
-            environment.label()
+            "`{{{{{variable}}}}}` names a value that does not exist{label}; templates are strict, so every variable must be defined"
         ),
-        other => format!("{other}{}", environment.label()),
+        other => format!("{other}{label}"),
     };
     Diagnostic::new(path, "", message).at_line(err.line_no)
 }

@@ -55,16 +55,8 @@ impl Diagnostics {
         self.0.push(diagnostic);
     }
 
-    pub fn extend(&mut self, more: impl IntoIterator<Item = Diagnostic>) {
-        self.0.extend(more);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub fn into_vec(self) -> Vec<Diagnostic> {
-        self.0
     }
 
     /// `Ok(value)` when nothing was found, otherwise every diagnostic in a stable order.

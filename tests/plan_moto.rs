@@ -26,7 +26,7 @@ async fn create_stacks(root: &std::path::Path, env: &str, moto: &Moto) {
                 stack: stack.stack_name.clone(),
                 template_body: strata::plan::template_body(stack).unwrap(),
                 parameters: Default::default(),
-                tags: strata::plan::stack_tags(&rendered),
+                tags: rendered.environment.tags(),
                 capabilities: vec![Capability::Iam],
                 termination_protection: false,
             })

@@ -70,10 +70,11 @@ pub struct Console<'a> {
     pub style: Style,
 }
 
-fn detect_style(no_color: bool) -> Style {
+/// Colour only on a terminal, and never with `--no-color` or a non-empty `NO_COLOR`.
+fn style_for(no_color: bool, terminal: bool) -> Style {
     let disabled = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Style {
-        color: !disabled && std::io::stdout().is_terminal(),
+        color: terminal && !disabled,
     }
 }
 
@@ -164,7 +165,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             });
         }
     };
-    let style = detect_style(cli.no_color);
+    let style = style_for(cli.no_color, std::io::stdout().is_terminal());
+    let error_style = style_for(cli.no_color, std::io::stderr().is_terminal());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
@@ -176,20 +178,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = run(cli, &mut console);
     let _ = out.flush();
     if let Err(err) = &result {
-        report_error(err);
+        report_error(err, error_style);
     }
     exit::code_of(&result)
 }
 
-fn report_error(err: &Error) {
-    let stderr = std::io::stderr();
-    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let label = if color {
-        "\x1b[1;31merror\x1b[0m"
-    } else {
-        "error"
-    };
-    let _ = writeln!(stderr.lock(), "{label}: {err}");
+fn report_error(err: &Error, style: Style) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}: {err}",
+        style.bold_red("error")
+    );
 }
 
 /// Writes to the command's output; a closed pipe (`strata render | head`) is not an error worth a report.

@@ -4,6 +4,7 @@ pub mod environment;
 pub mod merge;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
@@ -30,6 +31,21 @@ pub struct Environment {
     /// The merged values as handlebars sees them in stack definitions.
     pub values: serde_json::Value,
     pub origins: Origins,
+}
+
+/// Tags strata sets itself on every stack and taggable resource; environments may not redefine them.
+pub const RESERVED_TAGS: [&str; 3] = ["project", "environment", "managed-by"];
+
+impl Environment {
+    /// strata's own tags plus the environment's, sorted by key.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.settings.tags.clone();
+        let [project, environment, managed_by] = RESERVED_TAGS;
+        tags.insert(project.into(), self.settings.project.clone());
+        tags.insert(environment.into(), self.name.clone());
+        tags.insert(managed_by.into(), "strata".into());
+        tags
+    }
 }
 
 /// The environments directory of a project.

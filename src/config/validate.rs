@@ -1,12 +1,10 @@
 //! Semantic checks of a merged environment; each problem names the file that set the value.
 
 use crate::cidr;
-use crate::config::Environment;
+use crate::config::{Environment, RESERVED_TAGS};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::naming;
-
-/// Tags strata sets itself on every resource; environments may not redefine them.
-pub const RESERVED_TAGS: [&str; 3] = ["project", "environment", "managed-by"];
+use crate::stacks::storage;
 
 pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     let mut found = Diagnostics::default();
@@ -133,33 +131,28 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     }
 
     let queues = &s.queues;
-    check(
-        "queues.visibility_timeout_seconds",
-        in_range(
+    for (key, value, limit) in [
+        (
+            "visibility_timeout_seconds",
             queues.visibility_timeout_seconds,
-            0,
-            43200,
-            "SQS allows 0 to 43200 seconds",
+            storage::VISIBILITY_TIMEOUT_SECONDS,
         ),
-    );
-    check(
-        "queues.message_retention_seconds",
-        in_range(
+        (
+            "message_retention_seconds",
             queues.message_retention_seconds,
-            60,
-            1_209_600,
-            "SQS allows 60 seconds to 14 days",
+            storage::RETENTION_SECONDS,
         ),
-    );
-    check(
-        "queues.max_receive_count",
-        in_range(
+        (
+            "max_receive_count",
             queues.max_receive_count,
-            1,
-            1000,
-            "SQS allows 1 to 1000 receives before dead-lettering",
+            storage::MAX_RECEIVE_COUNT,
         ),
-    );
+    ] {
+        check(
+            &format!("queues.{key}"),
+            storage::check_sqs_limit(value, &limit),
+        );
+    }
 
     found.finish(())
 }

@@ -125,16 +125,6 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.stacks.iter().any(StackPlan::has_changes)
     }
-
-    pub fn dangerous_changes(&self) -> impl Iterator<Item = (&StackPlan, &ResourceChange)> {
-        self.stacks.iter().flat_map(|stack| {
-            stack
-                .changes
-                .iter()
-                .filter(|c| c.is_dangerous())
-                .map(move |c| (stack, c))
-        })
-    }
 }
 
 /// The body strata sends: compact canonical JSON (well under the 51,200-byte inline limit).
@@ -158,23 +148,14 @@ pub fn deployed_hash(template: &Value) -> String {
     sha256_hex(&crate::render::canonical(template).to_string())
 }
 
-/// Tags every stack carries (CloudFormation propagates them to resources that support tags).
-pub fn stack_tags(rendered: &RenderedEnvironment) -> BTreeMap<String, String> {
-    let settings = &rendered.environment.settings;
-    let mut tags = settings.tags.clone();
-    tags.insert("project".into(), settings.project.clone());
-    tags.insert("environment".into(), rendered.environment.name.clone());
-    tags.insert("managed-by".into(), "strata".into());
-    tags
-}
-
 /// Plans `selected` stacks (all of `rendered` when `None`), in dependency order.
 pub async fn plan<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
     selected: Option<&str>,
 ) -> Result<Plan, Error> {
-    let tags = stack_tags(rendered);
+    // CloudFormation propagates stack tags to the resources that support them.
+    let tags = rendered.environment.tags();
     let mut created: BTreeSet<String> = BTreeSet::new();
     let mut stacks = Vec::new();
     for stack in &rendered.stacks {

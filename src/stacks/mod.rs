@@ -92,10 +92,7 @@ impl StackContext<'_> {
 
     /// The strata tags plus the environment's own, sorted by key; `name` adds a `Name` tag.
     pub fn tags(&self, name: Option<&str>) -> Value {
-        let mut tags = self.environment.settings.tags.clone();
-        tags.insert("project".into(), self.project().to_string());
-        tags.insert("environment".into(), self.environment.name.clone());
-        tags.insert("managed-by".into(), "strata".into());
+        let mut tags = self.environment.tags();
         if let Some(name) = name {
             tags.insert("Name".into(), format!("{}-{name}", self.prefix()));
         }

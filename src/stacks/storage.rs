@@ -2,6 +2,7 @@
 //! with bucket -> queue notifications and the queue policies that admit them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -78,6 +79,24 @@ pub struct Notification {
 
 fn default_events() -> Vec<String> {
     vec!["s3:ObjectCreated:*".to_string()]
+}
+
+/// SQS limits, checked both for an environment's queue defaults and for each queue.
+pub const VISIBILITY_TIMEOUT_SECONDS: RangeInclusive<u32> = 0..=43_200;
+pub const RETENTION_SECONDS: RangeInclusive<u32> = 60..=1_209_600;
+pub const MAX_RECEIVE_COUNT: RangeInclusive<u32> = 1..=1_000;
+
+/// `Err("is 50000, SQS allows 0 to 43200")` when `value` is outside `limit`.
+pub fn check_sqs_limit(value: u32, limit: &RangeInclusive<u32>) -> Result<(), String> {
+    if limit.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "is {value}, SQS allows {} to {}",
+            limit.start(),
+            limit.end()
+        ))
+    }
 }
 
 pub fn queue_id(name: &str) -> String {
@@ -184,38 +203,30 @@ fn build_queue(
         naming::check_queue_name(candidate, queue.fifo)
             .map_err(|m| ctx.diagnostic(&format!("{field}.name"), m))?;
     }
-    check_range(
-        ctx,
-        &field,
-        "visibility_timeout_seconds",
-        queue.visibility_timeout_seconds,
-        0,
-        43_200,
-    )?;
-    check_range(
-        ctx,
-        &field,
-        "message_retention_seconds",
-        queue.message_retention_seconds,
-        60,
-        1_209_600,
-    )?;
-    check_range(
-        ctx,
-        &field,
-        "dead_letter_retention_seconds",
-        queue.dead_letter_retention_seconds,
-        60,
-        1_209_600,
-    )?;
-    check_range(
-        ctx,
-        &field,
-        "max_receive_count",
-        queue.max_receive_count,
-        1,
-        1_000,
-    )?;
+    for (key, value, limit) in [
+        (
+            "visibility_timeout_seconds",
+            queue.visibility_timeout_seconds,
+            VISIBILITY_TIMEOUT_SECONDS,
+        ),
+        (
+            "message_retention_seconds",
+            queue.message_retention_seconds,
+            RETENTION_SECONDS,
+        ),
+        (
+            "dead_letter_retention_seconds",
+            queue.dead_letter_retention_seconds,
+            RETENTION_SECONDS,
+        ),
+        (
+            "max_receive_count",
+            queue.max_receive_count,
+            MAX_RECEIVE_COUNT,
+        ),
+    ] {
+        check_sqs_limit(value, &limit).map_err(|m| ctx.diagnostic(&format!("{field}.{key}"), m))?;
+    }
 
     let queue_id = queue_id(&queue.name);
     let dead_letter_id = dead_letter_queue_id(&queue.name);
@@ -280,24 +291,6 @@ fn build_queue(
         )?;
     }
     Ok(())
-}
-
-fn check_range(
-    ctx: &StackContext,
-    field: &str,
-    key: &str,
-    value: u32,
-    min: u32,
-    max: u32,
-) -> Result<(), Diagnostic> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ctx.diagnostic(
-            &format!("{field}.{key}"),
-            format!("is {value}, SQS allows {min} to {max}"),
-        ))
-    }
 }
 
 fn bucket_name(ctx: &StackContext, bucket: &BucketComponent) -> String {

@@ -237,6 +237,21 @@ async fn created_stack_has_outputs_exports_events_and_deletes() {
     );
     assert_eq!(cfn.get_template(stack).await.unwrap(), template);
 
+    let resources = cfn.list_stack_resources(stack).await.unwrap();
+    let mut logical: Vec<_> = resources.iter().map(|r| r.logical_id.as_str()).collect();
+    logical.sort();
+    assert_eq!(logical, ["Dlq", "Queue"]);
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.resource_type == "AWS::SQS::Queue"
+                && r.status == "CREATE_COMPLETE"
+                && r.physical_id
+                    .as_deref()
+                    .is_some_and(|id| id.starts_with("http"))),
+        "{resources:?}"
+    );
+
     let exports = cfn.list_exports().await.unwrap();
     assert_eq!(exports["shop-dev-storage-QueueArn"].value, output.value);
     assert_eq!(exports["shop-dev-storage-QueueArn"].exporting_stack_id, id);

@@ -214,6 +214,17 @@ pub struct StackEvent {
     pub reason: Option<String>,
 }
 
+/// One resource of a deployed stack (ListStackResources).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResource {
+    pub logical_id: String,
+    /// Absent while a resource is being created, and for some types on some endpoints.
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
     pub name: String,
@@ -273,6 +284,12 @@ pub trait CloudFormation: Send + Sync {
         stack: &str,
         until_event_id: Option<&str>,
     ) -> impl Future<Output = Result<Vec<StackEvent>, AwsError>> + Send;
+
+    /// All pages of the stack's resources, with physical ids.
+    fn list_stack_resources(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<StackResource>, AwsError>> + Send;
 
     /// Every export in the region, keyed by export name.
     fn list_exports(
@@ -562,6 +579,9 @@ mod tests {
             _: &str,
             _: Option<&str>,
         ) -> Result<Vec<StackEvent>, AwsError> {
+            unreachable!()
+        }
+        async fn list_stack_resources(&self, _: &str) -> Result<Vec<StackResource>, AwsError> {
             unreachable!()
         }
         async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {

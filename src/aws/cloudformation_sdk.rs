@@ -9,7 +9,7 @@ use aws_sdk_cloudformation::types::{self as cfn, ChangeSetType, TemplateStage};
 use super::cloudformation::{
     Capability, ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetKind, ChangeSetRequest,
     CloudFormation, CreateStackRequest, Export, Replacement, ResourceChange, StackDescription,
-    StackEvent, StackOutput, StackStatus, parse_template_body,
+    StackEvent, StackOutput, StackResource, StackStatus, parse_template_body,
 };
 use super::error::{AwsError, Call, classify};
 
@@ -219,6 +219,36 @@ impl CloudFormation for SdkCloudFormation {
                 _ => return Ok(events),
             }
         }
+    }
+
+    async fn list_stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, AwsError> {
+        let call = Call::stack("ListStackResources", stack);
+        let mut resources = Vec::new();
+        let mut pages = self
+            .client
+            .list_stack_resources()
+            .stack_name(stack)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify(call, err))?;
+            for summary in page.stack_resource_summaries() {
+                resources.push(StackResource {
+                    logical_id: summary.logical_resource_id().unwrap_or_default().to_owned(),
+                    physical_id: summary
+                        .physical_resource_id()
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned),
+                    resource_type: summary.resource_type().unwrap_or_default().to_owned(),
+                    status: summary
+                        .resource_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    status_reason: summary.resource_status_reason().map(str::to_owned),
+                });
+            }
+        }
+        Ok(resources)
     }
 
     async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {

@@ -123,9 +123,25 @@ fn a_fresh_environment_plans_every_stack_as_a_creation() {
             rendered_stack.name
         );
     }
-    // Stacks without dependencies get a CREATE change set now; the others wait for their imports.
-    assert!(stack(&plan, "network")["change_set_id"].is_string());
-    assert!(stack(&plan, "storage")["change_set_id"].is_string());
+    // New stacks are planned from their templates: no change set, so nothing is left in AWS.
+    for planned in plan["stacks"].as_array().unwrap() {
+        assert!(planned.get("change_set_id").is_none(), "{planned}");
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let clients = support::clients(&moto).await;
+        let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+        for rendered_stack in &rendered.stacks {
+            let described = cloudformation
+                .describe_stack(&rendered_stack.stack_name)
+                .await
+                .unwrap();
+            assert_eq!(
+                described, None,
+                "plan created {}",
+                rendered_stack.stack_name
+            );
+        }
+    });
     assert_eq!(
         stack(&plan, "database")["waits_for"],
         serde_json::json!(["network"])
@@ -141,7 +157,7 @@ fn a_fresh_environment_plans_every_stack_as_a_creation() {
         .success()
         .stdout(contains("photofeed-dev-network  create (28 resources)"))
         .stdout(contains("+ AWS::EC2::VPC"))
-        .stdout(contains("imports from network resolve after it is applied"));
+        .stdout(contains("created after network (it imports their exports)"));
 }
 
 #[test]
@@ -269,8 +285,12 @@ fn replacements_are_flagged_and_stateful_ones_are_danger() {
 
 #[test]
 fn a_saved_plan_records_what_apply_needs() {
-    let moto = Moto::start();
-    let fixture = Fixture::copy_of_project();
+    let (moto, fixture) = deployed_dev();
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 30",
+        "visibility_timeout_seconds: 45",
+    );
     let out = fixture.path("plan.json");
     support::strata_on(fixture.root(), &moto)
         .args(["plan", "--env", "dev", "--out"])
@@ -283,14 +303,21 @@ fn a_saved_plan_records_what_apply_needs() {
     assert_eq!(saved["account_id"], "111111111111");
     assert_eq!(saved["region"], "eu-west-1");
     assert_eq!(saved["strata_version"], env!("CARGO_PKG_VERSION"));
-    let network = stack(&saved, "network");
+    let storage = stack(&saved, "storage");
+    assert_eq!(storage["action"], "update");
+    assert_eq!(storage["deployed_status"], "CREATE_COMPLETE");
     assert!(
-        network["change_set_id"]
+        storage["change_set_id"]
             .as_str()
             .unwrap()
             .starts_with("arn:aws:cloudformation:")
     );
-    assert_eq!(network["template_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(storage["template_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        storage["deployed_template_sha256"].as_str().unwrap().len(),
+        64
+    );
+    assert_eq!(stack(&saved, "network")["action"], "no_changes");
 }
 
 #[test]

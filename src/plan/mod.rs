@@ -264,33 +264,25 @@ async fn plan_stack<C: CloudFormation>(
         .as_ref()
         .is_none_or(|d| d.status.has_no_resources_deployed());
     if is_new {
+        // A new stack is planned from its template: every resource is an addition, and apply
+        // creates it with CreateStack. A CREATE change set would leave a REVIEW_IN_PROGRESS
+        // stack shell behind whenever a plan is not applied, and cannot be made at all while
+        // the exports it imports do not exist yet.
         plan.action = if recreate {
             StackAction::Recreate
         } else {
             StackAction::Create
         };
-        // CloudFormation rejects a change set whose imports do not exist yet, and one on a
-        // ROLLBACK_COMPLETE stack: those are planned from the template and created at apply time.
-        if recreate || !plan.waits_for.is_empty() {
-            plan.changes = additions(&new_template);
-            return Ok(plan);
-        }
+        plan.changes = additions(&new_template);
+        return Ok(plan);
     }
 
-    let deployed_template = if is_new {
-        None
-    } else {
-        Some(cloudformation.get_template(&stack.stack_name).await?)
-    };
-    plan.deployed_template_sha256 = deployed_template.as_ref().map(deployed_hash);
+    let deployed_template = cloudformation.get_template(&stack.stack_name).await?;
+    plan.deployed_template_sha256 = Some(deployed_hash(&deployed_template));
     let request = ChangeSetRequest {
         stack: stack.stack_name.clone(),
         change_set: change_set_name(&plan.template_sha256),
-        kind: if is_new {
-            ChangeSetKind::Create
-        } else {
-            ChangeSetKind::Update
-        },
+        kind: ChangeSetKind::Update,
         template_body: body,
         parameters: BTreeMap::new(),
         tags: tags.clone(),
@@ -313,15 +305,11 @@ async fn plan_stack<C: CloudFormation>(
             plan.action = StackAction::NoChanges;
         }
         ChangeSetOutcome::Ready(description) => {
-            plan.action = if is_new {
-                StackAction::Create
-            } else {
-                StackAction::Update
-            };
+            plan.action = StackAction::Update;
             plan.change_set_id = Some(created.change_set_id);
             plan.changes = explain(
                 &description.changes,
-                deployed_template.as_ref(),
+                Some(&deployed_template),
                 &new_template,
             );
         }

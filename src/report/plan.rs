@@ -42,13 +42,8 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
     if !stack.waits_for.is_empty() {
         let _ = writeln!(
             text,
-            "  imports from {} resolve after {} applied; the change set is created at apply time",
-            stack.waits_for.join(", "),
-            if stack.waits_for.len() == 1 {
-                "it is"
-            } else {
-                "they are"
-            }
+            "  created after {} (it imports their exports)",
+            stack.waits_for.join(", ")
         );
     }
     for change in &stack.changes {

@@ -70,6 +70,43 @@ pub enum Error {
     #[error("saved plan {} cannot be applied: {reason}. Run `strata plan --out` again", path.display())]
     StalePlan { path: PathBuf, reason: String },
 
+    #[error(
+        "refusing to apply: the plan destroys data\n{}\nEach of these loses the data it holds. If that is intended, name it: --allow-replace <LOGICAL_ID> (repeatable). Nothing was executed",
+        bullets(changes)
+    )]
+    ReplacementRefused { changes: Vec<String> },
+
+    #[error(
+        "{command} changes AWS and needs confirmation, but there is no terminal to ask on: pass --yes{}",
+        if *.accepts_plan { " (or apply a reviewed plan with --plan FILE)" } else { "" }
+    )]
+    ConfirmationRequired {
+        command: &'static str,
+        accepts_plan: bool,
+    },
+
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+
+    #[error("apply of environment {environment} failed: {}. Fix the cause shown above and run apply again", stacks.join(", "))]
+    ApplyFailed {
+        environment: String,
+        stacks: Vec<String>,
+    },
+
+    #[error("refusing to destroy environment {environment}:\n{}", bullets(reasons))]
+    DestroyRefused {
+        environment: String,
+        reasons: Vec<String>,
+    },
+
+    #[error("destroy of environment {environment} failed at {stack}: {reason}")]
+    DestroyFailed {
+        environment: String,
+        stack: String,
+        reason: String,
+    },
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -80,6 +117,14 @@ fn list(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+fn bullets(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|line| format!("  - {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn format_diagnostics(diagnostics: &[Diagnostic]) -> String {

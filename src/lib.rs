@@ -4,6 +4,7 @@
 //! typed components ([`stacks`]) -> CloudFormation templates ([`model`], [`render`]) ->
 //! ordered stacks ([`graph`], [`project`]) -> commands ([`cli`]).
 
+pub mod apply;
 pub mod aws;
 pub mod cidr;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod project;
 pub mod render;
 pub mod report;
 pub mod stacks;
+pub mod watch;
 mod yaml;
 
 pub use error::{Error, Result};

@@ -285,6 +285,12 @@ pub trait CloudFormation: Send + Sync {
         until_event_id: Option<&str>,
     ) -> impl Future<Output = Result<Vec<StackEvent>, AwsError>> + Send;
 
+    /// The stack's newest event (first page only), to mark where an operation's events begin.
+    fn latest_stack_event(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Option<StackEvent>, AwsError>> + Send;
+
     /// All pages of the stack's resources, with physical ids.
     fn list_stack_resources(
         &self,
@@ -579,6 +585,9 @@ mod tests {
             _: &str,
             _: Option<&str>,
         ) -> Result<Vec<StackEvent>, AwsError> {
+            unreachable!()
+        }
+        async fn latest_stack_event(&self, _: &str) -> Result<Option<StackEvent>, AwsError> {
             unreachable!()
         }
         async fn list_stack_resources(&self, _: &str) -> Result<Vec<StackResource>, AwsError> {

@@ -221,6 +221,18 @@ impl CloudFormation for SdkCloudFormation {
         }
     }
 
+    async fn latest_stack_event(&self, stack: &str) -> Result<Option<StackEvent>, AwsError> {
+        let call = Call::stack("DescribeStackEvents", stack);
+        let output = self
+            .client
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(output.stack_events().first().map(stack_event))
+    }
+
     async fn list_stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, AwsError> {
         let call = Call::stack("ListStackResources", stack);
         let mut resources = Vec::new();

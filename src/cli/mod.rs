@@ -1,12 +1,13 @@
 //! Command line: clap structures and one file per subcommand. Commands write to an injected
 //! writer and return an [`Outcome`], so tests run them without spawning a process.
 
+mod apply;
 mod plan;
 mod render;
 mod validate;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,13 +62,20 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Show what apply would change, through CloudFormation change sets.
     Plan(plan::PlanArgs),
+    /// Bring an environment to what its definitions describe (plan, confirm, execute in order).
+    Apply(apply::ApplyArgs),
 }
 
 /// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
 pub struct Console<'a> {
     pub out: &'a mut dyn Write,
-    pub err: &'a mut dyn Write,
+    pub err: &'a mut (dyn Write + Send),
+    /// Style of `out`.
     pub style: Style,
+    /// Style of `err` (either stream may be redirected on its own).
+    pub err_style: Style,
+    /// A person is at a terminal (stdin and stderr): questions can be asked and progress redrawn.
+    pub interactive: bool,
 }
 
 /// Colour only on a terminal, and never with `--no-color` or a non-empty `NO_COLOR`.
@@ -88,6 +96,40 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Validate(args) => validate::run(&project, &args, console),
         Command::Render(args) => render::run(&project, &args, console),
         Command::Plan(args) => plan::run(&project, &args, &aws, console),
+        Command::Apply(args) => apply::run(&project, &args, &aws, console),
+    }
+}
+
+/// Asks on the terminal; only `yes` proceeds. Without a terminal the command must have been told.
+pub(crate) fn confirm(
+    console: &mut Console,
+    question: &str,
+    command: &'static str,
+    accepts_plan: bool,
+) -> Result<(), Error> {
+    if !console.interactive {
+        return Err(Error::ConfirmationRequired {
+            command,
+            accepts_plan,
+        });
+    }
+    write_out(
+        console.err,
+        &format!("\n{question}\nOnly 'yes' is accepted: "),
+    )?;
+    let _ = console.err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Read {
+            path: PathBuf::from("<stdin>"),
+            source,
+        })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Cancelled)
     }
 }
 
@@ -170,10 +212,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut console = Console {
         out: &mut out,
         err: &mut err,
         style,
+        err_style: error_style,
+        interactive,
     };
     let result = run(cli, &mut console);
     let _ = out.flush();

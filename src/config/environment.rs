@@ -15,6 +15,10 @@ pub struct EnvironmentSettings {
     pub region: String,
     /// Exactly three zones of `region`, named explicitly so templates stay reviewable.
     pub availability_zones: Vec<String>,
+    /// Stacks get CloudFormation termination protection (production): `destroy` refuses them and a
+    /// stray DeleteStack fails.
+    #[serde(default)]
+    pub termination_protection: bool,
     /// Extra tags on every taggable resource and every stack.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,

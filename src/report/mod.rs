@@ -1,15 +1,17 @@
 //! Presentation: every result (plan, policy findings, drift, progress) is computed as data
 //! elsewhere and turned into text here, with colour only when the caller's style allows it.
 
+pub mod apply;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 
 use serde::Serialize;
 
 use crate::error::Error;
 
 /// How to present output on this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
 }

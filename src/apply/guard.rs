@@ -1,0 +1,133 @@
+//! Checks that run before apply touches anything: data-destroying changes must be allowed by name,
+//! and a saved plan must still describe what is deployed and what the definitions render.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::aws::cloudformation::CloudFormation;
+use crate::error::Error;
+use crate::plan::{ChangeAction, Plan, StackAction, deployed_hash, sha256_hex, template_body};
+use crate::project::RenderedEnvironment;
+
+/// Refuses the plan if it replaces or removes a stateful resource not named in `allowed`.
+pub fn check_replacements(plan: &Plan, allowed: &BTreeSet<String>) -> Result<(), Error> {
+    let refused: Vec<String> = plan
+        .stacks
+        .iter()
+        .flat_map(|stack| {
+            stack
+                .changes
+                .iter()
+                .filter(|c| c.is_dangerous() && !allowed.contains(&c.logical_id))
+                .map(move |c| {
+                    let what = if c.action == ChangeAction::Remove {
+                        "removes"
+                    } else {
+                        "replaces"
+                    };
+                    format!(
+                        "{} {what} {} ({})",
+                        stack.stack_name, c.logical_id, c.resource_type
+                    )
+                })
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ReplacementRefused { changes: refused })
+    }
+}
+
+/// Names given to `--allow-replace` that match no data-destroying change (likely a typo).
+pub fn unused_allowances(plan: &Plan, allowed: &BTreeSet<String>) -> Vec<String> {
+    let dangerous: BTreeSet<&str> = plan
+        .stacks
+        .iter()
+        .flat_map(|s| s.changes.iter())
+        .filter(|c| c.is_dangerous())
+        .map(|c| c.logical_id.as_str())
+        .collect();
+    allowed
+        .iter()
+        .filter(|id| !dangerous.contains(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// A saved plan may be applied only if nothing it was computed from has changed: the environment,
+/// account and region, every rendered template, and every deployed stack's status and template.
+pub async fn check_saved_plan<C: CloudFormation>(
+    cloudformation: &C,
+    rendered: &RenderedEnvironment,
+    plan: &Plan,
+    path: &Path,
+) -> Result<(), Error> {
+    let stale = |reason: String| Error::StalePlan {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let settings = &rendered.environment.settings;
+    for (what, planned, now) in [
+        ("environment", &plan.environment, &rendered.environment.name),
+        ("account", &plan.account_id, &settings.account_id),
+        ("region", &plan.region, &settings.region),
+    ] {
+        if planned != now {
+            return Err(stale(format!(
+                "it was made for {what} {planned}, not {now}"
+            )));
+        }
+    }
+    for stack in &plan.stacks {
+        let Some(current) = rendered.stacks.iter().find(|s| s.name == stack.stack) else {
+            return Err(stale(format!("stack {} is no longer defined", stack.stack)));
+        };
+        if sha256_hex(&template_body(current)?) != stack.template_sha256 {
+            return Err(stale(format!(
+                "the definitions now render a different template for {}",
+                stack.stack_name
+            )));
+        }
+        let deployed = cloudformation.describe_stack(&stack.stack_name).await?;
+        let status_now = deployed.as_ref().map(|d| d.status.to_string());
+        if status_now != stack.deployed_status {
+            return Err(stale(format!(
+                "{} was {} when planned and is {} now",
+                stack.stack_name,
+                stack.deployed_status.as_deref().unwrap_or("absent"),
+                status_now.as_deref().unwrap_or("absent")
+            )));
+        }
+        if let Some(planned_hash) = &stack.deployed_template_sha256 {
+            let deployed_now =
+                deployed_hash(&cloudformation.get_template(&stack.stack_name).await?);
+            if &deployed_now != planned_hash {
+                return Err(stale(format!(
+                    "{} was updated since the plan (its deployed template differs)",
+                    stack.stack_name
+                )));
+            }
+        }
+        if stack.action == StackAction::Update
+            && let Some(change_set) = &stack.change_set_id
+        {
+            let description = cloudformation
+                .describe_change_set(&stack.stack_name, change_set)
+                .await
+                .map_err(|err| {
+                    stale(format!(
+                        "its change set for {} is gone: {err}",
+                        stack.stack_name
+                    ))
+                })?;
+            if description.execution_status != "AVAILABLE" {
+                return Err(stale(format!(
+                    "its change set for {} can no longer be executed ({})",
+                    stack.stack_name, description.execution_status
+                )));
+            }
+        }
+    }
+    Ok(())
+}

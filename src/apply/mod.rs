@@ -1,0 +1,449 @@
+//! Apply: carry out a plan. Stacks run in dependency order; stacks with no dependency between them
+//! run concurrently. New stacks are created with CreateStack, existing ones updated by executing
+//! the plan's change set (exactly what was reviewed). A failed stack stops everything that depends
+//! on it; its root cause is extracted from the operation's events.
+
+pub mod guard;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::aws::AwsError;
+use crate::aws::cloudformation::{
+    Capability, CloudFormation, CreateStackRequest, StackDescription, StackEvent, WaitPolicy,
+};
+use crate::error::Error;
+use crate::plan::{StackAction, StackPlan, template_body};
+use crate::project::{RenderedEnvironment, RenderedStack};
+use crate::watch::events::root_causes;
+use crate::watch::{Operation, Progress, ProgressEvent, Watched, newest_event_id, watch};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Stacks get (and keep) termination protection: the environment asks for it (production).
+    pub termination_protection: bool,
+    pub wait: WaitPolicy,
+}
+
+/// What happened to each stack of the plan, in plan (dependency) order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub environment: String,
+    pub stacks: Vec<StackResult>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> Vec<&StackResult> {
+        self.stacks
+            .iter()
+            .filter(|s| matches!(s.outcome, StackOutcome::Failed { .. }))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackResult {
+    pub stack: String,
+    pub stack_name: String,
+    pub action: StackAction,
+    #[serde(flatten)]
+    pub outcome: StackOutcome,
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StackOutcome {
+    Unchanged,
+    Succeeded {
+        status: String,
+    },
+    Failed {
+        /// The stack's status afterwards; `None` when it does not exist.
+        status: Option<String>,
+        causes: Vec<Cause>,
+    },
+    /// Not started because a stack it depends on failed.
+    Skipped {
+        reason: String,
+    },
+}
+
+/// One root cause: a resource that failed (or the stack, or the API call) and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cause {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+impl From<&StackEvent> for Cause {
+    fn from(event: &StackEvent) -> Self {
+        Cause {
+            logical_id: event.logical_id.clone(),
+            resource_type: event.resource_type.clone(),
+            status: event.status.clone(),
+            reason: event.reason.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Runs every stack of `plan` that has changes, in dependency order.
+pub async fn execute<C: CloudFormation>(
+    cloudformation: &C,
+    rendered: &RenderedEnvironment,
+    stacks: &[StackPlan],
+    options: ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<ApplyReport, Error> {
+    let tags = rendered.environment.tags();
+    let changing: BTreeSet<&str> = stacks
+        .iter()
+        .filter(|s| s.has_changes())
+        .map(|s| s.stack.as_str())
+        .collect();
+    let mut results: BTreeMap<String, StackResult> = BTreeMap::new();
+    let mut pending: Vec<&StackPlan> = Vec::new();
+    for stack in stacks {
+        if stack.has_changes() {
+            pending.push(stack);
+        } else {
+            results.insert(stack.stack.clone(), unchanged(stack));
+        }
+    }
+    while !pending.is_empty() {
+        let mut ready = Vec::new();
+        let mut waiting = Vec::new();
+        for stack in pending {
+            let rendered_stack = rendered_stack(rendered, &stack.stack)?;
+            let dependencies: Vec<&str> = rendered_stack
+                .depends_on
+                .iter()
+                .map(String::as_str)
+                .filter(|d| changing.contains(d))
+                .collect();
+            if let Some(failed) = dependencies
+                .iter()
+                .find(|d| results.get(**d).is_some_and(|r| !succeeded(&r.outcome)))
+            {
+                let reason = format!("it depends on {failed}, which did not apply");
+                progress.report(ProgressEvent::Skipped {
+                    stack: stack.stack_name.clone(),
+                    reason: reason.clone(),
+                });
+                results.insert(
+                    stack.stack.clone(),
+                    result(stack, StackOutcome::Skipped { reason }, Duration::ZERO),
+                );
+            } else if dependencies.iter().all(|d| results.contains_key(*d)) {
+                ready.push((stack, rendered_stack));
+            } else {
+                waiting.push(stack);
+            }
+        }
+        if ready.is_empty() && !waiting.is_empty() {
+            // Dependencies form a cycle; rendering rejects that, so this is a defect, not input.
+            return Err(Error::StackCycle {
+                cycle: waiting.iter().map(|s| s.stack.clone()).collect(),
+            });
+        }
+        let runs = ready.iter().map(|(stack, rendered_stack)| {
+            run_stack(
+                cloudformation,
+                stack,
+                rendered_stack,
+                &tags,
+                options,
+                progress,
+            )
+        });
+        for outcome in join_all(runs).await {
+            results.insert(outcome.stack.clone(), outcome);
+        }
+        pending = waiting;
+    }
+    if options.termination_protection {
+        for result in results.values_mut() {
+            if result.outcome == StackOutcome::Unchanged {
+                protect(cloudformation, result, progress).await;
+            }
+        }
+    }
+    let ordered = stacks
+        .iter()
+        .filter_map(|s| results.remove(&s.stack))
+        .collect();
+    Ok(ApplyReport {
+        environment: rendered.environment.name.clone(),
+        stacks: ordered,
+    })
+}
+
+fn rendered_stack<'a>(
+    rendered: &'a RenderedEnvironment,
+    name: &str,
+) -> Result<&'a RenderedStack, Error> {
+    rendered
+        .stacks
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Error::UnknownStack {
+            name: name.to_owned(),
+            dir: rendered.environment.file.clone(),
+            available: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
+        })
+}
+
+fn succeeded(outcome: &StackOutcome) -> bool {
+    matches!(
+        outcome,
+        StackOutcome::Unchanged | StackOutcome::Succeeded { .. }
+    )
+}
+
+fn unchanged(stack: &StackPlan) -> StackResult {
+    result(stack, StackOutcome::Unchanged, Duration::ZERO)
+}
+
+fn result(stack: &StackPlan, outcome: StackOutcome, elapsed: Duration) -> StackResult {
+    StackResult {
+        stack: stack.stack.clone(),
+        stack_name: stack.stack_name.clone(),
+        action: stack.action,
+        outcome,
+        elapsed_seconds: elapsed.as_secs_f64(),
+    }
+}
+
+async fn run_stack<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    rendered: &RenderedStack,
+    tags: &BTreeMap<String, String>,
+    options: ApplyOptions,
+    progress: &dyn Progress,
+) -> StackResult {
+    let started = Instant::now();
+    let operation = match stack.action {
+        StackAction::Create => Operation::Create,
+        StackAction::Recreate => Operation::Recreate,
+        StackAction::Update | StackAction::NoChanges => Operation::Update,
+    };
+    progress.report(ProgressEvent::Started {
+        stack: stack.stack_name.clone(),
+        operation,
+        resources: stack.changes.len(),
+    });
+    let watched = match operation {
+        Operation::Update => update(cloudformation, stack, options, progress).await,
+        _ => create(cloudformation, stack, rendered, tags, options, progress).await,
+    };
+    let outcome = match watched {
+        Ok(watched) => outcome_of(&stack.stack_name, operation, &watched),
+        Err(cause) => StackOutcome::Failed {
+            status: stack.deployed_status.clone(),
+            causes: vec![cause],
+        },
+    };
+    let elapsed = started.elapsed();
+    let (status, succeeded) = match &outcome {
+        StackOutcome::Succeeded { status } => (status.clone(), true),
+        StackOutcome::Failed { status, .. } => (
+            status.clone().unwrap_or_else(|| "NOT_CREATED".to_owned()),
+            false,
+        ),
+        StackOutcome::Unchanged | StackOutcome::Skipped { .. } => (String::new(), true),
+    };
+    progress.report(ProgressEvent::Finished {
+        stack: stack.stack_name.clone(),
+        status,
+        succeeded,
+        elapsed,
+    });
+    let mut finished = result(stack, outcome, elapsed);
+    if succeeded && options.termination_protection {
+        protect(cloudformation, &mut finished, progress).await;
+    }
+    finished
+}
+
+fn outcome_of(stack_name: &str, operation: Operation, watched: &Watched) -> StackOutcome {
+    let expected = match operation {
+        Operation::Update => "UPDATE_COMPLETE",
+        _ => "CREATE_COMPLETE",
+    };
+    match &watched.stack {
+        Some(description) if description.status.as_str() == expected => StackOutcome::Succeeded {
+            status: description.status.to_string(),
+        },
+        other => {
+            let mut causes: Vec<Cause> = root_causes(&watched.events, stack_name)
+                .iter()
+                .map(Cause::from)
+                .collect();
+            if causes.is_empty()
+                && let Some(description) = other
+                && let Some(reason) = description.status_reason.clone()
+            {
+                causes.push(stack_cause(stack_name, description.status.as_str(), reason));
+            }
+            StackOutcome::Failed {
+                status: other.as_ref().map(|d| d.status.to_string()),
+                causes,
+            }
+        }
+    }
+}
+
+/// Why a stack operation could not even start: an API call refused it (validation, permissions)
+/// or the stack changed under the plan.
+fn stack_cause(stack: &str, status: &str, reason: String) -> Cause {
+    Cause {
+        logical_id: stack.to_owned(),
+        resource_type: "AWS::CloudFormation::Stack".to_owned(),
+        status: status.to_owned(),
+        reason,
+    }
+}
+
+fn call_failed(stack: &str) -> impl Fn(AwsError) -> Cause + '_ {
+    move |err| stack_cause(stack, err.operation(), err.to_string())
+}
+
+async fn create<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    rendered: &RenderedStack,
+    tags: &BTreeMap<String, String>,
+    options: ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Watched, Cause> {
+    let name = &stack.stack_name;
+    let failed = call_failed(name);
+    if let Some(leftover) = cloudformation.describe_stack(name).await.map_err(&failed)? {
+        if !leftover.status.has_no_resources_deployed() {
+            return Err(stack_cause(
+                name,
+                leftover.status.as_str(),
+                "the stack was created since the plan was made; plan again".to_owned(),
+            ));
+        }
+        if let Some(still_there) =
+            delete_leftover(cloudformation, &leftover, options.wait, progress)
+                .await
+                .map_err(&failed)?
+        {
+            return Ok(still_there);
+        }
+    }
+    let template_body =
+        template_body(rendered).map_err(|err| stack_cause(name, "CreateStack", err.to_string()))?;
+    cloudformation
+        .create_stack(&CreateStackRequest {
+            stack: name.clone(),
+            template_body,
+            parameters: BTreeMap::new(),
+            tags: tags.clone(),
+            capabilities: vec![Capability::Iam],
+            termination_protection: options.termination_protection,
+        })
+        .await
+        .map_err(&failed)?;
+    watch(cloudformation, name, name, None, progress, options.wait)
+        .await
+        .map_err(&failed)
+}
+
+/// Deletes a stack that holds no resources (a failed first creation, or a change-set shell) so it
+/// can be created again. Returns the stack if it could not be deleted.
+async fn delete_leftover<C: CloudFormation>(
+    cloudformation: &C,
+    leftover: &StackDescription,
+    wait: WaitPolicy,
+    progress: &dyn Progress,
+) -> Result<Option<Watched>, AwsError> {
+    progress.report(ProgressEvent::Note {
+        stack: leftover.name.clone(),
+        message: format!(
+            "deleting the {} stack left by an earlier attempt",
+            leftover.status
+        ),
+    });
+    let after = newest_event_id(cloudformation, &leftover.id).await?;
+    cloudformation.delete_stack(&leftover.id).await?;
+    let watched = watch(
+        cloudformation,
+        &leftover.id,
+        &leftover.name,
+        after,
+        progress,
+        wait,
+    )
+    .await?;
+    Ok(watched.stack.is_some().then_some(watched))
+}
+
+async fn update<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    options: ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Watched, Cause> {
+    let name = &stack.stack_name;
+    let failed = call_failed(name);
+    let change_set = stack.change_set_id.as_deref().ok_or_else(|| {
+        stack_cause(
+            name,
+            "ExecuteChangeSet",
+            "the plan has no change set for this update; plan again".to_owned(),
+        )
+    })?;
+    let after = newest_event_id(cloudformation, name)
+        .await
+        .map_err(&failed)?;
+    cloudformation
+        .execute_change_set(name, change_set)
+        .await
+        .map_err(&failed)?;
+    watch(cloudformation, name, name, after, progress, options.wait)
+        .await
+        .map_err(&failed)
+}
+
+/// Turns termination protection on where it is off; a stack that cannot be protected fails the apply.
+async fn protect<C: CloudFormation>(
+    cloudformation: &C,
+    result: &mut StackResult,
+    progress: &dyn Progress,
+) {
+    let name = result.stack_name.clone();
+    let outcome = async {
+        match cloudformation.describe_stack(&name).await? {
+            Some(description) if !description.termination_protection => {
+                progress.report(ProgressEvent::Note {
+                    stack: name.clone(),
+                    message: "enabling termination protection".to_owned(),
+                });
+                cloudformation
+                    .update_termination_protection(&name, true)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+    .await;
+    if let Err(err) = outcome {
+        result.outcome = StackOutcome::Failed {
+            status: None,
+            causes: vec![stack_cause(
+                &name,
+                err.operation(),
+                format!("could not enable termination protection: {err}"),
+            )],
+        };
+    }
+}

@@ -1,0 +1,160 @@
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::apply::{self, ApplyOptions, guard};
+use crate::aws::SdkCloudFormation;
+use crate::aws::cloudformation::CloudFormation;
+use crate::cli::{AwsOptions, Console, confirm, connect, policy_gate, runtime, write_out};
+use crate::error::Error;
+use crate::exit::Outcome;
+use crate::plan::{self, Plan, saved::SavedPlan};
+use crate::project::Project;
+use crate::report::progress::{PlainProgress, TerminalProgress};
+use crate::watch::{self, Progress};
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[arg(long)]
+    pub env: String,
+
+    /// Only this stack; its dependencies must already exist.
+    #[arg(long, conflicts_with = "plan")]
+    pub stack: Option<String>,
+
+    /// Do not ask for confirmation (required without a terminal unless --plan is given).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Apply a plan saved by `strata plan --out` (the reviewed one); refused if anything changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// Accept replacing or removing this stateful resource (DB instance, bucket, queue); repeatable.
+    #[arg(long, value_name = "LOGICAL_ID", num_args = 1.., action = clap::ArgAction::Append)]
+    pub allow_replace: Vec<String>,
+
+    /// Print the outcome as JSON (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(
+    project: &Project,
+    args: &ApplyArgs,
+    aws: &AwsOptions,
+    console: &mut Console,
+) -> Result<Outcome, Error> {
+    let rendered = project.render(&args.env)?;
+    rendered.select(args.stack.as_deref(), project.stacks_dir())?;
+    let saved = args.plan.as_deref().map(SavedPlan::read).transpose()?;
+    if policy_gate(project, &rendered, console)? {
+        return Ok(Outcome::PolicyViolation);
+    }
+    let allowed: BTreeSet<String> = args.allow_replace.iter().cloned().collect();
+    let options = ApplyOptions {
+        termination_protection: rendered.environment.settings.termination_protection,
+        wait: watch::FOLLOW,
+    };
+    let runtime = runtime()?;
+    let clients = runtime.block_on(connect(&rendered.environment, aws))?;
+    let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+
+    let plan = match (&saved, &args.plan) {
+        (Some(saved), Some(path)) => {
+            runtime.block_on(guard::check_saved_plan(
+                &cloudformation,
+                &rendered,
+                &saved.plan,
+                path,
+            ))?;
+            saved.plan.clone()
+        }
+        _ => runtime.block_on(plan::plan(
+            &cloudformation,
+            &rendered,
+            args.stack.as_deref(),
+        ))?,
+    };
+    write_out(
+        console.out,
+        &crate::report::plan::render(&plan, console.style),
+    )?;
+    for unused in guard::unused_allowances(&plan, &allowed) {
+        write_out(
+            console.err,
+            &format!(
+                "note: --allow-replace {unused} matches no resource this plan replaces or removes\n"
+            ),
+        )?;
+    }
+    if !plan.has_changes() && !options.termination_protection {
+        return Ok(Outcome::Success);
+    }
+    let approved = guard::check_replacements(&plan, &allowed).and_then(|()| {
+        if args.yes || saved.is_some() || !plan.has_changes() {
+            Ok(())
+        } else {
+            confirm(
+                console,
+                &format!(
+                    "Apply these changes to {} (account {}, region {})?",
+                    plan.environment, plan.account_id, plan.region
+                ),
+                "apply",
+                true,
+            )
+        }
+    });
+    if let Err(refusal) = approved {
+        // A fresh plan's change sets are of no use to anyone once refused.
+        if saved.is_none() {
+            runtime.block_on(discard_change_sets(&cloudformation, &plan));
+        }
+        return Err(refusal);
+    }
+
+    let progress: Box<dyn Progress> = if console.interactive {
+        Box::new(TerminalProgress::new(console.err_style))
+    } else {
+        Box::new(PlainProgress::new(std::io::stderr(), console.err_style))
+    };
+    let report = runtime.block_on(apply::execute(
+        &cloudformation,
+        &rendered,
+        &plan.stacks,
+        options,
+        progress.as_ref(),
+    ))?;
+    drop(progress);
+    if args.json {
+        write_out(console.out, &crate::report::json("apply", &report)?)?;
+    } else {
+        write_out(console.out, "\n")?;
+        write_out(
+            console.out,
+            &crate::report::apply::render(&report, console.style),
+        )?;
+    }
+    let failed = report.failed();
+    if failed.is_empty() {
+        Ok(Outcome::Success)
+    } else {
+        Err(Error::ApplyFailed {
+            environment: report.environment.clone(),
+            stacks: failed.iter().map(|s| s.stack_name.clone()).collect(),
+        })
+    }
+}
+
+/// Best effort: a change set left behind is harmless, so failing to delete one is not reported.
+async fn discard_change_sets<C: CloudFormation>(cloudformation: &C, plan: &Plan) {
+    for stack in &plan.stacks {
+        if let Some(change_set) = &stack.change_set_id {
+            let _ = cloudformation
+                .delete_change_set(&stack.stack_name, change_set)
+                .await;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The outcome of an apply: one line per stack, root causes under a failed one, a closing summary.
+
+use std::fmt::Write;
+
+use crate::apply::{ApplyReport, StackOutcome};
+use crate::plan::StackAction;
+use crate::report::Style;
+use crate::report::progress::human_duration;
+
+pub fn render(report: &ApplyReport, style: Style) -> String {
+    let mut text = String::new();
+    let width = report
+        .stacks
+        .iter()
+        .map(|s| s.stack_name.len())
+        .max()
+        .unwrap_or(0);
+    let mut done = [0usize; 3];
+    for stack in &report.stacks {
+        let elapsed = human_duration(std::time::Duration::from_secs_f64(stack.elapsed_seconds));
+        let line = match &stack.outcome {
+            StackOutcome::Unchanged => style.dim("unchanged"),
+            StackOutcome::Succeeded { status } => {
+                let (verb, slot) = match stack.action {
+                    StackAction::Create => ("created", 0),
+                    StackAction::Recreate => ("recreated", 0),
+                    _ => ("updated", 1),
+                };
+                done[slot] += 1;
+                format!("{} ({status}, {elapsed})", style.green(verb))
+            }
+            StackOutcome::Failed { status, .. } => {
+                done[2] += 1;
+                format!(
+                    "{} ({}, {elapsed})",
+                    style.bold_red("FAILED"),
+                    status.as_deref().unwrap_or("not created")
+                )
+            }
+            StackOutcome::Skipped { reason } => {
+                format!("{}: {reason}", style.yellow("not started"))
+            }
+        };
+        let _ = writeln!(text, "{:<width$}  {line}", stack.stack_name);
+        if let StackOutcome::Failed { causes, .. } = &stack.outcome {
+            if causes.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "    root cause: not reported; see the stack's events in the CloudFormation console"
+                );
+            }
+            for cause in causes {
+                let _ = writeln!(
+                    text,
+                    "    root cause: {} ({}) {}: {}",
+                    style.bold(&cause.logical_id),
+                    cause.resource_type,
+                    style.red(&cause.status),
+                    cause.reason
+                );
+            }
+        }
+    }
+    let [created, updated, failed] = done;
+    let unchanged = report
+        .stacks
+        .iter()
+        .filter(|s| s.outcome == StackOutcome::Unchanged)
+        .count();
+    let headline = if failed == 0 {
+        style.green("Apply complete")
+    } else {
+        style.bold_red("Apply failed")
+    };
+    let _ = writeln!(
+        text,
+        "\n{headline}: {created} created, {updated} updated, {unchanged} unchanged, {failed} failed."
+    );
+    text
+}

@@ -1,0 +1,268 @@
+//! Live progress of stack operations: redrawn in place on a terminal (one line per running stack,
+//! resource outcomes printed above), plain timestamped lines otherwise (CI logs). Both displays
+//! word each event the same way, through [`ProgressLines`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::aws::cloudformation::StackEvent;
+use crate::report::Style;
+use crate::watch::events::{is_replacement, is_stack_event};
+use crate::watch::{Progress, ProgressEvent};
+
+/// "4.2s", "3m 07s", "1h 02m".
+pub fn human_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds < 60 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else if seconds < 3600 {
+        format!("{}m {:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{}h {:02}m", seconds / 3600, (seconds % 3600) / 60)
+    }
+}
+
+fn parse_time(timestamp: &str) -> Option<DateTime> {
+    DateTime::from_str(timestamp, Format::DateTime).ok()
+}
+
+/// "HH:MM:SS" (UTC) of an RFC 3339 timestamp.
+fn clock_time(timestamp: &str) -> Option<String> {
+    let time = timestamp.split('T').nth(1)?;
+    Some(time.get(..8)?.to_owned())
+}
+
+fn now_clock() -> String {
+    let now = DateTime::from(SystemTime::now());
+    now.fmt(Format::DateTime)
+        .ok()
+        .and_then(|text| clock_time(&text))
+        .unwrap_or_default()
+}
+
+/// Per-stack state both displays need: when each resource started (from event timestamps, so
+/// durations are AWS's, not our polling's), and how many resources have finished.
+#[derive(Debug, Default)]
+pub struct ProgressLines {
+    style: Style,
+    started: BTreeMap<(String, String), DateTime>,
+    finished: BTreeMap<String, usize>,
+    totals: BTreeMap<String, usize>,
+}
+
+impl ProgressLines {
+    pub fn new(style: Style) -> Self {
+        ProgressLines {
+            style,
+            ..Default::default()
+        }
+    }
+
+    /// Resources finished / touched so far for `stack`.
+    pub fn counts(&self, stack: &str) -> (usize, usize) {
+        (
+            self.finished.get(stack).copied().unwrap_or(0),
+            self.totals.get(stack).copied().unwrap_or(0),
+        )
+    }
+
+    /// The line for one progress event (without timestamp), updating durations and counts.
+    pub fn line(&mut self, event: &ProgressEvent) -> String {
+        let style = self.style;
+        match event {
+            ProgressEvent::Started {
+                stack,
+                operation,
+                resources,
+            } => {
+                self.totals.insert(stack.clone(), *resources);
+                format!(
+                    "{}  {} ({resources} resources)",
+                    style.bold(stack),
+                    operation.verb()
+                )
+            }
+            ProgressEvent::Note { stack, message } => format!("{}  {message}", style.bold(stack)),
+            ProgressEvent::Event { stack, event } => self.event_line(stack, event),
+            ProgressEvent::Finished {
+                stack,
+                status,
+                succeeded,
+                elapsed,
+            } => {
+                let status = if *succeeded {
+                    style.green(status)
+                } else {
+                    style.bold_red(status)
+                };
+                format!(
+                    "{}  {status} after {}",
+                    style.bold(stack),
+                    human_duration(*elapsed)
+                )
+            }
+            ProgressEvent::Skipped { stack, reason } => {
+                format!(
+                    "{}  {}: {reason}",
+                    style.bold(stack),
+                    style.yellow("not started")
+                )
+            }
+        }
+    }
+
+    fn event_line(&mut self, stack: &str, event: &StackEvent) -> String {
+        let style = self.style;
+        let status = paint_status(&event.status, style);
+        let reason = event
+            .reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("  {}", style.dim(r)))
+            .unwrap_or_default();
+        if is_stack_event(event, stack) {
+            return format!("{}  {status}{reason}", style.bold(stack));
+        }
+        let key = (stack.to_owned(), event.logical_id.clone());
+        let mut elapsed = String::new();
+        if event.status.ends_with("_IN_PROGRESS") {
+            if let Some(time) = parse_time(&event.timestamp) {
+                self.started.entry(key).or_insert(time);
+            }
+        } else if let Some(start) = self.started.remove(&key) {
+            if let Some(end) = parse_time(&event.timestamp) {
+                let seconds = (end.as_secs_f64() - start.as_secs_f64()).max(0.0);
+                elapsed = format!("  {}", human_duration(Duration::from_secs_f64(seconds)));
+            }
+            *self.finished.entry(stack.to_owned()).or_insert(0) += 1;
+        }
+        let replacing = if is_replacement(event) {
+            format!("  {}", style.yellow("replacing"))
+        } else {
+            String::new()
+        };
+        format!(
+            "{}  {:<28} {:<34} {status}{elapsed}{replacing}{reason}",
+            style.bold(stack),
+            event.logical_id,
+            event.resource_type
+        )
+    }
+}
+
+fn paint_status(status: &str, style: Style) -> String {
+    if status.ends_with("_FAILED") || status.contains("ROLLBACK") {
+        style.red(status)
+    } else if status.ends_with("_COMPLETE") {
+        style.green(status)
+    } else {
+        status.to_owned()
+    }
+}
+
+/// Plain timestamped lines: resource events carry AWS's own time, the rest strata's clock.
+pub struct PlainProgress<W: Write + Send> {
+    state: Mutex<(ProgressLines, W)>,
+}
+
+impl<W: Write + Send> PlainProgress<W> {
+    pub fn new(out: W, style: Style) -> Self {
+        PlainProgress {
+            state: Mutex::new((ProgressLines::new(style), out)),
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        match self.state.into_inner() {
+            Ok((_, out)) => out,
+            Err(poisoned) => poisoned.into_inner().1,
+        }
+    }
+}
+
+impl<W: Write + Send> Progress for PlainProgress<W> {
+    fn report(&self, event: ProgressEvent) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let (lines, out) = &mut *state;
+        let time = match &event {
+            ProgressEvent::Event { event, .. } => clock_time(&event.timestamp),
+            _ => None,
+        }
+        .unwrap_or_else(now_clock);
+        let line = lines.line(&event);
+        // Progress is best effort: a closed pipe must not fail the operation it describes.
+        let _ = writeln!(out, "{time} {line}");
+    }
+}
+
+/// One redrawn line per running stack; finished resources and stacks are printed above them.
+pub struct TerminalProgress {
+    multi: MultiProgress,
+    state: Mutex<(ProgressLines, BTreeMap<String, ProgressBar>)>,
+}
+
+impl TerminalProgress {
+    pub fn new(style: Style) -> Self {
+        TerminalProgress {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            state: Mutex::new((ProgressLines::new(style), BTreeMap::new())),
+        }
+    }
+
+    fn bar_style() -> ProgressStyle {
+        ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn report(&self, event: ProgressEvent) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let (lines, bars) = &mut *state;
+        let line = lines.line(&event);
+        match &event {
+            ProgressEvent::Started {
+                stack, operation, ..
+            } => {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(Self::bar_style());
+                bar.set_prefix(stack.clone());
+                bar.set_message(operation.verb());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bars.insert(stack.clone(), bar);
+            }
+            ProgressEvent::Event { stack, event } => {
+                let (done, total) = lines.counts(stack);
+                if let Some(bar) = bars.get(stack) {
+                    bar.set_message(format!(
+                        "{done}/{total}  {} {}",
+                        event.logical_id, event.status
+                    ));
+                }
+                // Only outcomes go to the scroll-back; in-progress states live on the bar.
+                if !event.status.ends_with("_IN_PROGRESS") || is_replacement(event) {
+                    let _ = self.multi.println(&line);
+                }
+            }
+            ProgressEvent::Finished { stack, .. } => {
+                if let Some(bar) = bars.remove(stack) {
+                    bar.finish_and_clear();
+                }
+                let _ = self.multi.println(&line);
+            }
+            ProgressEvent::Note { .. } | ProgressEvent::Skipped { .. } => {
+                let _ = self.multi.println(&line);
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Following a running stack operation (create, update, delete): poll its events with backoff,
+//! pass each new one to a [`Progress`] sink, and stop when the stack settles. Only the events of
+//! the current operation are read: polling starts after the newest event that existed before it.
+
+pub mod events;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::aws::AwsError;
+use crate::aws::cloudformation::{CloudFormation, StackDescription, StackEvent, WaitPolicy};
+
+/// What a stack is going through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    /// Delete a stack left by a failed first creation, then create it.
+    Recreate,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::Create => "creating",
+            Operation::Recreate => "recreating",
+            Operation::Update => "updating",
+            Operation::Delete => "deleting",
+        }
+    }
+}
+
+/// Everything a progress display can be told, in the order it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProgressEvent {
+    Started {
+        stack: String,
+        operation: Operation,
+        /// Resources the operation touches (for "12/28 done").
+        resources: usize,
+    },
+    /// A step towards the operation that is not a CloudFormation event.
+    Note { stack: String, message: String },
+    /// One CloudFormation event of the current operation (resource or stack level).
+    Event { stack: String, event: StackEvent },
+    Finished {
+        stack: String,
+        status: String,
+        succeeded: bool,
+        elapsed: Duration,
+    },
+    /// Not started because a stack it depends on failed.
+    Skipped { stack: String, reason: String },
+}
+
+/// Where progress goes: a redrawn terminal display or plain lines. Called from concurrent stack
+/// operations, hence `Sync`.
+pub trait Progress: Send + Sync {
+    fn report(&self, event: ProgressEvent);
+}
+
+/// A sink that drops everything (library callers that only want the result).
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn report(&self, _: ProgressEvent) {}
+}
+
+/// How a watched operation ended.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    /// `None` when the stack is gone (a finished delete).
+    pub stack: Option<StackDescription>,
+    /// This operation's events, oldest first.
+    pub events: Vec<StackEvent>,
+}
+
+/// The newest event of the stack before an operation starts; polling reads only what comes after.
+pub async fn newest_event_id<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &str,
+) -> Result<Option<String>, AwsError> {
+    match cloudformation.latest_stack_event(stack).await {
+        Ok(event) => Ok(event.map(|e| e.event_id)),
+        Err(AwsError::StackNotFound { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// Polls `stack` (a name, or the stack id to follow a delete to its end) until no operation runs
+/// on it, reporting each new event under `label`.
+pub async fn watch<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &str,
+    label: &str,
+    after_event: Option<String>,
+    progress: &dyn Progress,
+    policy: WaitPolicy,
+) -> Result<Watched, AwsError> {
+    let started = Instant::now();
+    let mut delay = policy.first_delay;
+    let mut last_seen = after_event;
+    let mut events = Vec::new();
+    loop {
+        let description = cloudformation.describe_stack(stack).await?;
+        // Read events after the status so that the final events are in when the stack has settled.
+        let fresh = new_events(cloudformation, stack, last_seen.as_deref()).await?;
+        if let Some(newest) = fresh.last() {
+            last_seen = Some(newest.event_id.clone());
+        }
+        for event in &fresh {
+            progress.report(ProgressEvent::Event {
+                stack: label.to_owned(),
+                event: event.clone(),
+            });
+        }
+        events.extend(fresh);
+        match description {
+            None => {
+                return Ok(Watched {
+                    stack: None,
+                    events,
+                });
+            }
+            Some(description) if !description.status.is_in_progress() => {
+                return Ok(Watched {
+                    stack: Some(description),
+                    events,
+                });
+            }
+            Some(description) => {
+                if started.elapsed() + delay > policy.max_wait {
+                    return Err(AwsError::WaitTimedOut {
+                        operation: "DescribeStacks",
+                        stack: Some(stack.to_owned()),
+                        what: "the stack operation to finish".to_owned(),
+                        waited: started.elapsed(),
+                        last_status: description.status.0,
+                    });
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(policy.max_delay);
+    }
+}
+
+/// Events newer than `after`, oldest first. A stack that is already gone has none.
+async fn new_events<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &str,
+    after: Option<&str>,
+) -> Result<Vec<StackEvent>, AwsError> {
+    match cloudformation.describe_stack_events(stack, after).await {
+        Ok(mut events) => {
+            events.reverse();
+            Ok(events)
+        }
+        Err(AwsError::StackNotFound { .. }) => Ok(Vec::new()),
+        Err(other) => Err(other),
+    }
+}
+
+/// Poll intervals for following operations: quick at first (most updates take seconds), then
+/// backing off to a calm rate for long RDS operations.
+pub const FOLLOW: WaitPolicy = WaitPolicy {
+    first_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(10),
+    max_wait: Duration::from_secs(3 * 60 * 60),
+};

@@ -6,9 +6,11 @@ pub mod client;
 pub mod cloudformation;
 pub mod cloudformation_sdk;
 pub mod error;
+pub mod rds;
 
 pub use account::caller_account;
 pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
 pub use cloudformation_sdk::SdkCloudFormation;
 pub use error::AwsError;
+pub use rds::{DatabaseSecrets, SdkRds};

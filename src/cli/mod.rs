@@ -2,6 +2,8 @@
 //! writer and return an [`Outcome`], so tests run them without spawning a process.
 
 mod apply;
+mod destroy;
+mod outputs;
 mod plan;
 mod render;
 mod validate;
@@ -64,6 +66,10 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Bring an environment to what its definitions describe (plan, confirm, execute in order).
     Apply(apply::ApplyArgs),
+    /// Print what the deployed stacks offer: endpoints, addresses, names, URLs, secret ARNs.
+    Outputs(outputs::OutputsArgs),
+    /// Delete an environment's stacks, dependents first.
+    Destroy(destroy::DestroyArgs),
 }
 
 /// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
@@ -97,6 +103,8 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Render(args) => render::run(&project, &args, console),
         Command::Plan(args) => plan::run(&project, &args, &aws, console),
         Command::Apply(args) => apply::run(&project, &args, &aws, console),
+        Command::Outputs(args) => outputs::run(&project, &args, &aws, console),
+        Command::Destroy(args) => destroy::run(&project, &args, &aws, console),
     }
 }
 

@@ -2,6 +2,8 @@
 //! elsewhere and turned into text here, with colour only when the caller's style allows it.
 
 pub mod apply;
+pub mod destroy;
+pub mod outputs;
 pub mod plan;
 pub mod policy;
 pub mod progress;

@@ -32,7 +32,7 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
             StackOutcome::Failed { status, .. } => {
                 done[2] += 1;
                 format!(
-                    "{} ({}, {elapsed})",
+                    "{} (stack {}, {elapsed})",
                     style.bold_red("FAILED"),
                     status.as_deref().unwrap_or("not created")
                 )
@@ -50,14 +50,18 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
                 );
             }
             for cause in causes {
-                let _ = writeln!(
-                    text,
-                    "    root cause: {} ({}) {}: {}",
-                    style.bold(&cause.logical_id),
-                    cause.resource_type,
-                    style.red(&cause.status),
-                    cause.reason
-                );
+                // A refused API call already names its operation and stack in the reason.
+                let subject = if cause.logical_id == stack.stack_name {
+                    String::new()
+                } else {
+                    format!(
+                        "{} ({}) {}: ",
+                        style.bold(&cause.logical_id),
+                        cause.resource_type,
+                        style.red(&cause.status)
+                    )
+                };
+                let _ = writeln!(text, "    root cause: {subject}{}", cause.reason);
             }
         }
     }

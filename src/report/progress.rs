@@ -266,3 +266,101 @@ impl Progress for TerminalProgress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::recorded_events;
+
+    fn plain_lines(name: &str) -> String {
+        let progress = PlainProgress::new(Vec::new(), Style::PLAIN);
+        for event in recorded_events(name) {
+            progress.report(ProgressEvent::Event {
+                stack: "photofeed-dev-storage".into(),
+                event,
+            });
+        }
+        String::from_utf8(progress.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_create_shows_each_resource_with_its_duration_and_reason() {
+        let text = plain_lines("create_failed_rollback");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 14);
+        assert_eq!(
+            lines[0],
+            "10:00:00 photofeed-dev-storage  CREATE_IN_PROGRESS  User Initiated"
+        );
+        let failed = lines.iter().find(|l| l.contains("InboxBucket ")).copied();
+        assert!(
+            lines.iter().any(
+                |l| l.starts_with("10:00:05 photofeed-dev-storage  InboxBucket ")
+                    && l.contains("AWS::S3::Bucket")
+                    && l.contains(
+                        "CREATE_FAILED  1.7s  photofeed-dev-inbox-111111111111 already exists"
+                    )
+            ),
+            "{failed:?}\n{text}"
+        );
+        // The rollback's delete of the queue took a minute; its duration is AWS's, not our polling's.
+        assert!(
+            lines[12].starts_with("10:01:08 photofeed-dev-storage  PhotoUploadedDeadLetterQueue")
+                && lines[12].contains("DELETE_COMPLETE  1m 02s"),
+            "{}",
+            lines[12]
+        );
+        assert!(lines[13].ends_with("ROLLBACK_COMPLETE"));
+    }
+
+    #[test]
+    fn a_rollback_shows_the_stack_reason() {
+        let text = plain_lines("update_rollback_failed");
+        assert!(text.lines().any(|l| l.contains("UPDATE_ROLLBACK_IN_PROGRESS  The following resource(s) failed to update: [InboxBucketPolicy, PhotoUploadedQueue].")), "{text}");
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains("UPDATE_ROLLBACK_FAILED")
+        );
+    }
+
+    #[test]
+    fn a_replacement_is_called_out_and_timed_to_completion() {
+        let text = plain_lines("update_with_replacement");
+        let queue: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("FeedFanoutQueue"))
+            .collect();
+        assert_eq!(queue.len(), 5, "{text}");
+        assert!(
+            queue[0].contains("UPDATE_IN_PROGRESS  replacing"),
+            "{}",
+            queue[0]
+        );
+        assert!(queue[2].contains("UPDATE_COMPLETE  1m 02s"), "{}", queue[2]);
+        assert!(queue[4].contains("DELETE_COMPLETE  2.0s"), "{}", queue[4]);
+    }
+
+    #[test]
+    fn stack_lifecycle_lines() {
+        let mut lines = ProgressLines::new(Style::PLAIN);
+        let started = lines.line(&ProgressEvent::Started {
+            stack: "photofeed-dev-network".into(),
+            operation: crate::watch::Operation::Create,
+            resources: 28,
+        });
+        assert_eq!(started, "photofeed-dev-network  creating (28 resources)");
+        let finished = lines.line(&ProgressEvent::Finished {
+            stack: "photofeed-dev-network".into(),
+            status: "CREATE_COMPLETE".into(),
+            succeeded: true,
+            elapsed: Duration::from_secs(187),
+        });
+        assert_eq!(
+            finished,
+            "photofeed-dev-network  CREATE_COMPLETE after 3m 07s"
+        );
+        assert_eq!(human_duration(Duration::from_secs(3725)), "1h 02m");
+    }
+}

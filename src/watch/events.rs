@@ -82,3 +82,82 @@ pub fn is_replacement(event: &StackEvent) -> bool {
         .as_deref()
         .is_some_and(|reason| reason.contains("creation of a new physical resource"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::recorded_events;
+
+    const STACK: &str = "photofeed-dev-storage";
+
+    fn summary(events: &[StackEvent]) -> Vec<(&str, &str)> {
+        events
+            .iter()
+            .map(|e| (e.logical_id.as_str(), e.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_create_is_caused_by_the_first_failure_not_the_cancellations() {
+        let events = recorded_events("create_failed_rollback");
+        let causes = root_causes(&events, STACK);
+        assert_eq!(summary(&causes), [("InboxBucket", "CREATE_FAILED")]);
+        assert!(
+            causes[0]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("already exists")
+        );
+        assert!(rollback_failures(&events, STACK).is_empty());
+    }
+
+    #[test]
+    fn a_failed_rollback_names_the_cause_and_what_could_not_roll_back() {
+        let events = recorded_events("update_rollback_failed");
+        assert_eq!(
+            summary(&root_causes(&events, STACK)),
+            [("InboxBucketPolicy", "UPDATE_FAILED")]
+        );
+        let stuck = rollback_failures(&events, STACK);
+        assert_eq!(summary(&stuck), [("PhotoUploadedQueue", "UPDATE_FAILED")]);
+        assert!(stuck[0].reason.as_deref().unwrap().contains("AccessDenied"));
+    }
+
+    #[test]
+    fn a_successful_replacement_has_no_cause_and_is_recognised() {
+        let events = recorded_events("update_with_replacement");
+        assert!(root_causes(&events, STACK).is_empty());
+        let replacing: Vec<_> = events.iter().filter(|e| is_replacement(e)).collect();
+        assert_eq!(
+            summary(&replacing.into_iter().cloned().collect::<Vec<_>>()),
+            [("FeedFanoutQueue", "UPDATE_IN_PROGRESS")]
+        );
+    }
+
+    #[test]
+    fn with_only_stack_level_events_the_stack_reason_is_the_cause() {
+        // What an endpoint that reports no resource events (such as the local emulator) leaves.
+        let stack_event = |status: &str, reason: Option<&str>| StackEvent {
+            event_id: status.into(),
+            timestamp: "2026-11-24T10:00:00Z".into(),
+            logical_id: STACK.into(),
+            physical_id: None,
+            resource_type: "AWS::CloudFormation::Stack".into(),
+            status: status.into(),
+            reason: reason.map(Into::into),
+        };
+        let events = [
+            stack_event("CREATE_IN_PROGRESS", Some("User Initiated")),
+            stack_event(
+                "ROLLBACK_IN_PROGRESS",
+                Some("The following resource(s) failed to create: [Vpc]."),
+            ),
+            stack_event("ROLLBACK_COMPLETE", None),
+        ];
+        assert_eq!(
+            summary(&root_causes(&events, STACK)),
+            [(STACK, "ROLLBACK_IN_PROGRESS")]
+        );
+    }
+}

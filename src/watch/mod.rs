@@ -171,3 +171,36 @@ pub const FOLLOW: WaitPolicy = WaitPolicy {
     max_delay: Duration::from_secs(10),
     max_wait: Duration::from_secs(3 * 60 * 60),
 };
+
+/// Recorded `DescribeStackEvents` responses (tests/fixtures/events), oldest first.
+#[cfg(test)]
+pub(crate) fn recorded_events(name: &str) -> Vec<StackEvent> {
+    let path = format!(
+        "{}/tests/fixtures/events/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let response: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    let field = |event: &serde_json::Value, name: &str| {
+        event[name]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let mut events: Vec<StackEvent> = response["StackEvents"]
+        .as_array()
+        .expect("StackEvents")
+        .iter()
+        .map(|event| StackEvent {
+            event_id: field(event, "EventId").unwrap_or_default(),
+            timestamp: field(event, "Timestamp").unwrap_or_default(),
+            logical_id: field(event, "LogicalResourceId").unwrap_or_default(),
+            physical_id: field(event, "PhysicalResourceId"),
+            resource_type: field(event, "ResourceType").unwrap_or_default(),
+            status: field(event, "ResourceStatus").unwrap_or_default(),
+            reason: field(event, "ResourceStatusReason"),
+        })
+        .collect();
+    events.reverse();
+    events
+}

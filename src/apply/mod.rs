@@ -447,3 +447,6 @@ async fn protect<C: CloudFormation>(
         };
     }
 }
+
+#[cfg(test)]
+mod tests;

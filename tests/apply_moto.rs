@@ -1,0 +1,587 @@
+//! `strata apply`, `outputs` and `destroy` against moto server, started per test by the harness.
+//!
+//! moto creates and updates stacks synchronously and emits only stack-level events, so these tests
+//! check order, outcomes and AWS state; per-resource progress and rollback handling are tested on
+//! recorded event sequences (src/report/progress.rs, src/watch/events.rs, src/apply/tests.rs).
+//! Update paths use resources moto really updates: queues, buckets, security groups.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use predicates::str::contains;
+use serde_json::Value;
+use strata::aws::cloudformation::CloudFormation;
+use strata::aws::{AwsClients, SdkCloudFormation};
+use strata::project::Project;
+use support::Fixture;
+use support::moto::Moto;
+
+fn block<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Runtime::new().unwrap().block_on(future)
+}
+
+fn stack_names(fixture: &Fixture, env: &str) -> Vec<String> {
+    Project::open(fixture.root())
+        .unwrap()
+        .render(env)
+        .unwrap()
+        .stacks
+        .iter()
+        .map(|s| s.stack_name.clone())
+        .collect()
+}
+
+/// Status and number of events of every stack of `env`: an execution anywhere changes the count.
+fn snapshot(fixture: &Fixture, moto: &Moto, env: &str) -> BTreeMap<String, (String, usize)> {
+    let names = stack_names(fixture, env);
+    block(async {
+        let clients = support::clients(moto).await;
+        let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+        let mut state = BTreeMap::new();
+        for name in names {
+            let status = match cloudformation.describe_stack(&name).await.unwrap() {
+                Some(description) => description.status.to_string(),
+                None => "ABSENT".to_owned(),
+            };
+            let events = if status == "ABSENT" {
+                0
+            } else {
+                cloudformation
+                    .describe_stack_events(&name, None)
+                    .await
+                    .unwrap()
+                    .len()
+            };
+            state.insert(name, (status, events));
+        }
+        state
+    })
+}
+
+fn apply(fixture: &Fixture, moto: &Moto, extra: &[&str]) -> std::process::Output {
+    support::strata_on(fixture.root(), moto)
+        .args(["apply", "--env", "dev", "--yes"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_code(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+fn applied_dev() -> (Moto, Fixture) {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    assert_code(&apply(&fixture, &moto, &[]), 0);
+    (moto, fixture)
+}
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in:\n{haystack}"))
+}
+
+async fn queue_attribute(clients: &AwsClients, queue: &str, attribute: &str) -> String {
+    let url = clients
+        .sqs
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(attribute.into())
+        .send()
+        .await
+        .unwrap();
+    attributes.attributes().unwrap()[&attribute.into()].clone()
+}
+
+#[test]
+fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_nothing() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    let first = apply(&fixture, &moto, &[]);
+    assert_code(&first, 0);
+    let progress = text(&first.stderr);
+    // network first; database after network completed; bastion after database.
+    let network_done = position(&progress, "photofeed-dev-network  CREATE_COMPLETE after");
+    let database_start = position(&progress, "photofeed-dev-database  creating (3 resources)");
+    let database_done = position(&progress, "photofeed-dev-database  CREATE_COMPLETE after");
+    let bastion_start = position(&progress, "photofeed-dev-bastion  creating (5 resources)");
+    assert!(
+        network_done < database_start && database_done < bastion_start,
+        "{progress}"
+    );
+    assert!(
+        text(&first.stdout)
+            .contains("Apply complete: 4 created, 0 updated, 0 unchanged, 0 failed.")
+    );
+    let after_first = snapshot(&fixture, &moto, "dev");
+    assert!(
+        after_first
+            .values()
+            .all(|(status, _)| status == "CREATE_COMPLETE"),
+        "{after_first:?}"
+    );
+
+    // moto ignores ManageMasterUserPassword; give the primary the secret RDS would have made.
+    block(async {
+        let clients = support::clients(&moto).await;
+        let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+        let resources = cloudformation
+            .list_stack_resources("photofeed-dev-database")
+            .await
+            .unwrap();
+        let primary = resources
+            .iter()
+            .find(|r| r.logical_id == "DatabasePrimary")
+            .unwrap();
+        clients
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(primary.physical_id.clone().unwrap())
+            .manage_master_user_password(true)
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+    });
+    let outputs = support::strata_on(fixture.root(), &moto)
+        .args(["outputs", "--env", "dev", "--json"])
+        .output()
+        .unwrap();
+    assert_code(&outputs, 0);
+    let outputs: Value = serde_json::from_slice(&outputs.stdout).unwrap();
+    let rendered = Project::open(fixture.root())
+        .unwrap()
+        .render("dev")
+        .unwrap();
+    for stack in &rendered.stacks {
+        let listed = outputs["stacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stack"] == stack.name.as_str())
+            .unwrap();
+        for name in stack.template.outputs.keys() {
+            let value = listed["outputs"][name]["value"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(!value.is_empty(), "{}: output {name} missing", stack.name);
+        }
+    }
+    let database = &outputs["stacks"][1]["outputs"];
+    assert_eq!(database["Port"]["value"], "5432");
+    assert!(
+        database["WriterEndpoint"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("primary")
+    );
+    assert!(
+        database["DatabasePrimaryMasterUserSecretArn"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:eu-west-1:111111111111:secret:"),
+        "{database}"
+    );
+    assert!(outputs["stacks"][2]["outputs"]["BastionPublicIp"]["value"].is_string());
+
+    let second = apply(&fixture, &moto, &[]);
+    assert_code(&second, 0);
+    assert!(text(&second.stdout).contains("No changes."));
+    assert_eq!(
+        snapshot(&fixture, &moto, "dev"),
+        after_first,
+        "a second apply executed something"
+    );
+}
+
+#[test]
+fn a_changed_setting_updates_only_that_stack() {
+    let (moto, fixture) = applied_dev();
+    let before = snapshot(&fixture, &moto, "dev");
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 30",
+        "visibility_timeout_seconds: 45",
+    );
+    let output = apply(&fixture, &moto, &[]);
+    assert_code(&output, 0);
+    assert!(text(&output.stdout).contains("photofeed-dev-storage   updated (UPDATE_COMPLETE"));
+    let after = snapshot(&fixture, &moto, "dev");
+    for (stack, state) in &after {
+        if stack == "photofeed-dev-storage" {
+            assert_eq!(state.0, "UPDATE_COMPLETE");
+        } else {
+            assert_eq!(state, &before[stack], "{stack} was touched");
+        }
+    }
+    let timeout = block(async {
+        let clients = support::clients(&moto).await;
+        queue_attribute(&clients, "photofeed-dev-photoUploaded", "VisibilityTimeout").await
+    });
+    assert_eq!(timeout, "45");
+}
+
+#[test]
+fn replacing_stateful_resources_needs_allow_replace() {
+    let (moto, fixture) = applied_dev();
+    let before = snapshot(&fixture, &moto, "dev");
+    // A new bucket purpose renames the bucket: the photo store would be removed.
+    fixture.edit(
+        "stacks/storage.yaml",
+        "  - purpose: photos",
+        "  - purpose: pictures",
+    );
+    // A new database name replaces the primary.
+    fixture.edit("environments/base.yaml", "  name: feed\n", "  name: feeds\n");
+
+    let refused = apply(&fixture, &moto, &[]);
+    assert_code(&refused, 1);
+    let error = text(&refused.stderr);
+    assert!(
+        error.contains("refusing to apply: the plan destroys data"),
+        "{error}"
+    );
+    assert!(
+        error.contains("photofeed-dev-storage removes PhotosBucket (AWS::S3::Bucket)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("photofeed-dev-database replaces DatabasePrimary (AWS::RDS::DBInstance)"),
+        "{error}"
+    );
+    assert!(error.contains("Nothing was executed"));
+    assert_eq!(
+        snapshot(&fixture, &moto, "dev"),
+        before,
+        "a refused apply executed something"
+    );
+
+    // Allowing only the bucket is still a refusal for the database.
+    let partly = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
+    assert_code(&partly, 1);
+    assert!(!text(&partly.stderr).contains("PhotosBucket (AWS::S3::Bucket)"));
+    assert_eq!(snapshot(&fixture, &moto, "dev"), before);
+
+    fixture.edit("environments/base.yaml", "  name: feeds\n", "  name: feed\n");
+    let allowed = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
+    assert_code(&allowed, 0);
+    block(async {
+        let clients = support::clients(&moto).await;
+        clients
+            .s3
+            .head_bucket()
+            .bucket("photofeed-dev-pictures-111111111111")
+            .send()
+            .await
+            .expect("the renamed bucket exists");
+    });
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
+    let (moto, fixture) = applied_dev();
+    let saved = fixture.path("plan.json");
+    let plan_out = |fixture: &Fixture| {
+        support::strata_on(fixture.root(), &moto)
+            .args(["plan", "--env", "dev", "--out"])
+            .arg(&saved)
+            .assert()
+            .success();
+    };
+    let apply_saved = |fixture: &Fixture| {
+        support::strata_on(fixture.root(), &moto)
+            .args(["apply", "--env", "dev", "--plan"])
+            .arg(&saved)
+            .output()
+            .unwrap()
+    };
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 30",
+        "visibility_timeout_seconds: 45",
+    );
+    plan_out(&fixture);
+
+    // The definitions changed after the plan was made.
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 45",
+        "visibility_timeout_seconds: 60",
+    );
+    let refused = apply_saved(&fixture);
+    assert_code(&refused, 1);
+    assert!(
+        text(&refused.stderr)
+            .contains("the definitions now render a different template for photofeed-dev-storage")
+    );
+
+    // Someone applied in between: the deployed stack is no longer what the plan was made against.
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 60",
+        "visibility_timeout_seconds: 45",
+    );
+    plan_out(&fixture);
+    assert_code(&apply(&fixture, &moto, &[]), 0);
+    let before = snapshot(&fixture, &moto, "dev");
+    let refused = apply_saved(&fixture);
+    assert_code(&refused, 1);
+    let error = text(&refused.stderr);
+    assert!(
+        error.contains("saved plan") && error.contains("cannot be applied"),
+        "{error}"
+    );
+    assert!(error.contains("photofeed-dev-storage was"), "{error}");
+    assert!(error.contains("Run `strata plan --out` again"), "{error}");
+    assert_eq!(snapshot(&fixture, &moto, "dev"), before);
+
+    // A fresh plan applies without a prompt: it is the reviewed confirmation.
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 45",
+        "visibility_timeout_seconds: 50",
+    );
+    plan_out(&fixture);
+    let applied = apply_saved(&fixture);
+    assert_code(&applied, 0);
+    let timeout = block(async {
+        let clients = support::clients(&moto).await;
+        queue_attribute(&clients, "photofeed-dev-feedFanout", "VisibilityTimeout").await
+    });
+    assert_eq!(timeout, "50");
+}
+
+#[test]
+fn without_a_terminal_apply_needs_yes_or_a_plan() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    support::strata_on(fixture.root(), &moto)
+        .args(["apply", "--env", "dev"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "no terminal to ask on: pass --yes (or apply a reviewed plan with --plan FILE)",
+        ));
+    assert!(
+        snapshot(&fixture, &moto, "dev")
+            .values()
+            .all(|(status, _)| status == "ABSENT")
+    );
+}
+
+#[test]
+fn a_failed_update_reports_its_root_cause_and_the_next_apply_recovers() {
+    let (moto, fixture) = applied_dev();
+    fixture.edit(
+        "stacks/storage.yaml",
+        "  - purpose: photos",
+        "  - purpose: pictures",
+    );
+    // Someone else already owns the new bucket name: the classic failure of a bucket rename.
+    let squat = |create: bool| {
+        block(async {
+            let clients = support::clients(&moto).await;
+            let bucket = "photofeed-dev-pictures-111111111111";
+            if create {
+                clients
+                    .s3
+                    .create_bucket()
+                    .bucket(bucket)
+                    .create_bucket_configuration(
+                        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                            .location_constraint("eu-west-1".into())
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                clients
+                    .s3
+                    .delete_bucket()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    squat(true);
+    // On AWS the bucket fails with CREATE_FAILED and the update rolls back; moto refuses the
+    // ExecuteChangeSet call itself and leaves the stack as it was. Either way the cause is reported.
+    let failed = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
+    assert_code(&failed, 1);
+    let report = text(&failed.stdout);
+    assert!(
+        report.contains("photofeed-dev-storage   FAILED"),
+        "{report}"
+    );
+    assert!(
+        report.contains("root cause:") && report.contains("BucketAlreadyExists"),
+        "{report}"
+    );
+    assert!(
+        text(&failed.stderr).contains("apply of environment dev failed: photofeed-dev-storage")
+    );
+
+    squat(false);
+    let recovered = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
+    assert_code(&recovered, 0);
+    assert!(text(&recovered.stdout).contains("photofeed-dev-storage   updated"));
+    let again = apply(&fixture, &moto, &[]);
+    assert_code(&again, 0);
+    assert!(text(&again.stdout).contains("No changes."));
+}
+
+/// moto's CloudFormation cannot delete NAT gateways or route tables, so deleting a VPC stack fails
+/// with DependencyViolation and leaks the VPC (tests/support/MOTO_NOTES.md §5). AWS deletes them
+/// with the stack. Remove them through the EC2 API first, exactly as the stack would.
+async fn delete_what_moto_cannot(clients: &AwsClients) {
+    let nats = clients.ec2.describe_nat_gateways().send().await.unwrap();
+    for nat in nats.nat_gateways() {
+        clients
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(nat.nat_gateway_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let tables = clients.ec2.describe_route_tables().send().await.unwrap();
+    for table in tables.route_tables() {
+        if table.associations().iter().any(|a| a.main() == Some(true)) {
+            continue;
+        }
+        for association in table.associations() {
+            clients
+                .ec2
+                .disassociate_route_table()
+                .association_id(association.route_table_association_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        clients
+            .ec2
+            .delete_route_table()
+            .route_table_id(table.route_table_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[test]
+fn destroy_removes_the_dev_stacks_in_reverse_order() {
+    let (moto, fixture) = applied_dev();
+    support::strata_on(fixture.root(), &moto)
+        .args(["destroy", "--env", "dev"])
+        .assert()
+        .code(1)
+        .stderr(contains("destroy changes AWS and needs confirmation"));
+    assert!(
+        snapshot(&fixture, &moto, "dev")
+            .values()
+            .all(|(s, _)| s != "ABSENT")
+    );
+
+    block(async { delete_what_moto_cannot(&support::clients(&moto).await).await });
+    let output = support::strata_on(fixture.root(), &moto)
+        .args(["destroy", "--env", "dev", "--yes"])
+        .output()
+        .unwrap();
+    assert_code(&output, 0);
+    let progress = text(&output.stderr);
+    let order: Vec<usize> = ["storage", "bastion", "database", "network"]
+        .iter()
+        .map(|s| position(&progress, &format!("photofeed-dev-{s}  deleting")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{progress}");
+    let report = text(&output.stdout);
+    assert!(
+        report.contains("Destroyed environment dev: 4 stacks deleted"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "kept: PhotosBucket (AWS::S3::Bucket, photofeed-dev-photos-111111111111) retained"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("kept: DatabasePrimary (AWS::RDS::DBInstance"),
+        "{report}"
+    );
+    assert!(
+        snapshot(&fixture, &moto, "dev")
+            .values()
+            .all(|(s, _)| s == "ABSENT")
+    );
+}
+
+#[test]
+fn prod_stacks_are_termination_protected_and_destroy_refuses_them() {
+    let moto = Moto::start_in(&support::moto::default_venv(), "333333333333");
+    let fixture = Fixture::copy_of_project();
+    support::strata_on(fixture.root(), &moto)
+        .args(["apply", "--env", "prod", "--yes"])
+        .assert()
+        .success();
+    let names = stack_names(&fixture, "prod");
+    block(async {
+        let clients = support::clients(&moto).await;
+        let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+        for name in &names {
+            let described = cloudformation.describe_stack(name).await.unwrap().unwrap();
+            assert!(described.termination_protection, "{name}");
+        }
+    });
+    let output = support::strata_on(fixture.root(), &moto)
+        .args(["destroy", "--env", "prod", "--yes"])
+        .output()
+        .unwrap();
+    assert_code(&output, 1);
+    let error = text(&output.stderr);
+    assert!(
+        error.contains("refusing to destroy environment prod"),
+        "{error}"
+    );
+    assert!(
+        error.contains("photofeed-prod-network has termination protection on"),
+        "{error}"
+    );
+    assert!(error.contains("update-termination-protection --no-enable-termination-protection --stack-name photofeed-prod-network"));
+    assert!(
+        error.contains("DatabasePrimary in photofeed-prod-database has deletion protection on"),
+        "{error}"
+    );
+    assert!(
+        snapshot(&fixture, &moto, "prod")
+            .values()
+            .all(|(s, _)| s == "CREATE_COMPLETE")
+    );
+}

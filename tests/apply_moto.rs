@@ -256,7 +256,11 @@ fn replacing_stateful_resources_needs_allow_replace() {
         "  - purpose: pictures",
     );
     // A new database name replaces the primary.
-    fixture.edit("environments/base.yaml", "  name: feed\n", "  name: feeds\n");
+    fixture.edit(
+        "environments/base.yaml",
+        "  name: feed\n",
+        "  name: feeds\n",
+    );
 
     let refused = apply(&fixture, &moto, &[]);
     assert_code(&refused, 1);
@@ -286,7 +290,11 @@ fn replacing_stateful_resources_needs_allow_replace() {
     assert!(!text(&partly.stderr).contains("PhotosBucket (AWS::S3::Bucket)"));
     assert_eq!(snapshot(&fixture, &moto, "dev"), before);
 
-    fixture.edit("environments/base.yaml", "  name: feeds\n", "  name: feed\n");
+    fixture.edit(
+        "environments/base.yaml",
+        "  name: feeds\n",
+        "  name: feed\n",
+    );
     let allowed = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
     assert_code(&allowed, 0);
     block(async {

@@ -18,7 +18,7 @@ use crate::aws::cloudformation::{
 use crate::error::Error;
 use crate::plan::{StackAction, StackPlan, template_body};
 use crate::project::{RenderedEnvironment, RenderedStack};
-use crate::watch::events::root_causes;
+use crate::watch::events::{rollback_failures, root_causes};
 use crate::watch::{Operation, Progress, ProgressEvent, Watched, newest_event_id, watch};
 
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +65,9 @@ pub enum StackOutcome {
         /// The stack's status afterwards; `None` when it does not exist.
         status: Option<String>,
         causes: Vec<Cause>,
+        /// What to do when the stack is left in a state apply cannot continue from.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_step: Option<String>,
     },
     /// Not started because a stack it depends on failed.
     Skipped {
@@ -247,6 +250,7 @@ async fn run_stack<C: CloudFormation>(
         Err(cause) => StackOutcome::Failed {
             status: stack.deployed_status.clone(),
             causes: vec![cause],
+            next_step: None,
         },
     };
     let elapsed = started.elapsed();
@@ -291,12 +295,41 @@ fn outcome_of(stack_name: &str, operation: Operation, watched: &Watched) -> Stac
             {
                 causes.push(stack_cause(stack_name, description.status.as_str(), reason));
             }
+            let status = other.as_ref().map(|d| d.status.to_string());
+            let next_step = (status.as_deref() == Some("UPDATE_ROLLBACK_FAILED"))
+                .then(|| recovery_command(stack_name, &watched.events));
             StackOutcome::Failed {
-                status: other.as_ref().map(|d| d.status.to_string()),
+                status,
                 causes,
+                next_step,
             }
         }
     }
+}
+
+/// A stack whose rollback failed accepts nothing until the rollback is continued, skipping the
+/// resources that cannot roll back once their cause is understood.
+fn recovery_command(stack_name: &str, events: &[StackEvent]) -> String {
+    let stuck: Vec<String> = rollback_failures(events, stack_name)
+        .into_iter()
+        .map(|e| e.logical_id)
+        .collect();
+    let skip = if stuck.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (if they cannot roll back: --resources-to-skip {})",
+            stuck.join(" ")
+        )
+    };
+    format!(
+        "the rollback failed too{}. Fix that cause, run `aws cloudformation continue-update-rollback --stack-name {stack_name}`{skip}, then apply again",
+        if stuck.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", stuck.join(", "))
+        }
+    )
 }
 
 /// Why a stack operation could not even start: an API call refused it (validation, permissions)
@@ -439,6 +472,7 @@ async fn protect<C: CloudFormation>(
     if let Err(err) = outcome {
         result.outcome = StackOutcome::Failed {
             status: None,
+            next_step: None,
             causes: vec![stack_cause(
                 &name,
                 err.operation(),

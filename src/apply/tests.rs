@@ -220,6 +220,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
                 status: "ROLLBACK_IN_PROGRESS".into(),
                 reason: "The following resource(s) failed to create: [Vpc].".into(),
             }],
+            next_step: None,
         }
     );
     for dependent in ["database", "bastion"] {
@@ -260,7 +261,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let report = execute(&fake, &rendered, &first.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
-    let StackOutcome::Failed { status, causes } = outcome(&report, "storage") else {
+    let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
         panic!("storage should fail: {report:?}");
     };
     assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));
@@ -288,5 +289,36 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     assert_eq!(
         fake.status("photofeed-dev-storage").as_deref(),
         Some("CREATE_COMPLETE")
+    );
+}
+
+#[test]
+fn a_failed_rollback_names_the_command_and_the_resources_to_skip() {
+    let events = recorded_events("update_rollback_failed");
+    let watched = Watched {
+        stack: Some(StackDescription {
+            name: "photofeed-dev-storage".into(),
+            id: "id".into(),
+            status: StackStatus("UPDATE_ROLLBACK_FAILED".into()),
+            status_reason: None,
+            outputs: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            termination_protection: false,
+        }),
+        events,
+    };
+    let StackOutcome::Failed {
+        causes, next_step, ..
+    } = outcome_of("photofeed-dev-storage", Operation::Update, &watched)
+    else {
+        panic!("a failed rollback is a failure");
+    };
+    assert_eq!(causes[0].logical_id, "InboxBucketPolicy");
+    assert_eq!(
+        next_step.as_deref(),
+        Some(
+            "the rollback failed too on PhotoUploadedQueue. Fix that cause, run `aws cloudformation continue-update-rollback --stack-name photofeed-dev-storage` (if they cannot roll back: --resources-to-skip PhotoUploadedQueue), then apply again"
+        )
     );
 }

@@ -42,7 +42,10 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
             }
         };
         let _ = writeln!(text, "{:<width$}  {line}", stack.stack_name);
-        if let StackOutcome::Failed { causes, .. } = &stack.outcome {
+        if let StackOutcome::Failed {
+            causes, next_step, ..
+        } = &stack.outcome
+        {
             if causes.is_empty() {
                 let _ = writeln!(
                     text,
@@ -62,6 +65,9 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
                     )
                 };
                 let _ = writeln!(text, "    root cause: {subject}{}", cause.reason);
+            }
+            if let Some(next_step) = next_step {
+                let _ = writeln!(text, "    next: {next_step}");
             }
         }
     }

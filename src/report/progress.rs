@@ -52,7 +52,8 @@ fn now_clock() -> String {
 pub struct ProgressLines {
     style: Style,
     started: BTreeMap<(String, String), DateTime>,
-    finished: BTreeMap<String, usize>,
+    /// Latest status of each resource, per stack.
+    latest: BTreeMap<String, BTreeMap<String, String>>,
     totals: BTreeMap<String, usize>,
 }
 
@@ -64,12 +65,15 @@ impl ProgressLines {
         }
     }
 
-    /// Resources finished / touched so far for `stack`.
+    /// Resources whose latest status is final, and the resources the operation touches.
     pub fn counts(&self, stack: &str) -> (usize, usize) {
-        (
-            self.finished.get(stack).copied().unwrap_or(0),
-            self.totals.get(stack).copied().unwrap_or(0),
-        )
+        let settled = self.latest.get(stack).map_or(0, |resources| {
+            resources
+                .values()
+                .filter(|status| !status.ends_with("_IN_PROGRESS"))
+                .count()
+        });
+        (settled, self.totals.get(stack).copied().unwrap_or(0))
     }
 
     /// The line for one progress event (without timestamp), updating durations and counts.
@@ -129,6 +133,10 @@ impl ProgressLines {
         if is_stack_event(event, stack) {
             return format!("{}  {status}{reason}", style.bold(stack));
         }
+        self.latest
+            .entry(stack.to_owned())
+            .or_default()
+            .insert(event.logical_id.clone(), event.status.clone());
         let key = (stack.to_owned(), event.logical_id.clone());
         let mut elapsed = String::new();
         if event.status.ends_with("_IN_PROGRESS") {
@@ -140,7 +148,6 @@ impl ProgressLines {
                 let seconds = (end.as_secs_f64() - start.as_secs_f64()).max(0.0);
                 elapsed = format!("  {}", human_duration(Duration::from_secs_f64(seconds)));
             }
-            *self.finished.entry(stack.to_owned()).or_insert(0) += 1;
         }
         let replacing = if is_replacement(event) {
             format!("  {}", style.yellow("replacing"))
@@ -362,5 +369,42 @@ mod tests {
             "photofeed-dev-network  CREATE_COMPLETE after 3m 07s"
         );
         assert_eq!(human_duration(Duration::from_secs(3725)), "1h 02m");
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+    use crate::watch::{Operation, recorded_events};
+
+    #[test]
+    fn the_terminal_display_follows_a_whole_operation() {
+        // Off a terminal indicatif draws nothing; this checks the bookkeeping (bars opened and closed).
+        let progress = TerminalProgress::new(Style::PLAIN);
+        let stack = "photofeed-dev-storage".to_owned();
+        progress.report(ProgressEvent::Started {
+            stack: stack.clone(),
+            operation: Operation::Create,
+            resources: 9,
+        });
+        for event in recorded_events("create_failed_rollback") {
+            progress.report(ProgressEvent::Event {
+                stack: stack.clone(),
+                event,
+            });
+        }
+        {
+            let state = progress.state.lock().unwrap();
+            // Three resources were touched; each ended deleted by the rollback.
+            assert_eq!(state.0.counts(&stack), (3, 9));
+            assert!(state.1.contains_key(&stack));
+        }
+        progress.report(ProgressEvent::Finished {
+            stack: stack.clone(),
+            status: "ROLLBACK_COMPLETE".into(),
+            succeeded: false,
+            elapsed: Duration::from_secs(69),
+        });
+        assert!(progress.state.lock().unwrap().1.is_empty());
     }
 }

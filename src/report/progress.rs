@@ -143,11 +143,11 @@ impl ProgressLines {
             if let Some(time) = parse_time(&event.timestamp) {
                 self.started.entry(key).or_insert(time);
             }
-        } else if let Some(start) = self.started.remove(&key) {
-            if let Some(end) = parse_time(&event.timestamp) {
-                let seconds = (end.as_secs_f64() - start.as_secs_f64()).max(0.0);
-                elapsed = format!("  {}", human_duration(Duration::from_secs_f64(seconds)));
-            }
+        } else if let Some(start) = self.started.remove(&key)
+            && let Some(end) = parse_time(&event.timestamp)
+        {
+            let seconds = (end.as_secs_f64() - start.as_secs_f64()).max(0.0);
+            elapsed = format!("  {}", human_duration(Duration::from_secs_f64(seconds)));
         }
         let replacing = if is_replacement(event) {
             format!("  {}", style.yellow("replacing"))

@@ -295,6 +295,27 @@ fn replacing_stateful_resources_needs_allow_replace() {
         "  name: feeds\n",
         "  name: feed\n",
     );
+    // A saved plan is judged by its change set, not by the change list written in the file.
+    let saved = fixture.path("plan.json");
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev", "--out"])
+        .arg(&saved)
+        .assert()
+        .success();
+    let mut doctored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    for stack in doctored["stacks"].as_array_mut().unwrap() {
+        stack["changes"] = Value::Array(Vec::new());
+    }
+    std::fs::write(&saved, doctored.to_string()).unwrap();
+    support::strata_on(fixture.root(), &moto)
+        .args(["apply", "--env", "dev", "--plan"])
+        .arg(&saved)
+        .assert()
+        .code(1)
+        .stderr(contains("photofeed-dev-storage removes PhotosBucket"));
+    assert_eq!(snapshot(&fixture, &moto, "dev"), before);
+
     let allowed = apply(&fixture, &moto, &["--allow-replace", "PhotosBucket"]);
     assert_code(&allowed, 0);
     block(async {

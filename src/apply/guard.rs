@@ -6,8 +6,11 @@ use std::path::Path;
 
 use crate::aws::cloudformation::CloudFormation;
 use crate::error::Error;
-use crate::plan::{ChangeAction, Plan, StackAction, deployed_hash, sha256_hex, template_body};
+use crate::plan::{
+    ChangeAction, Plan, StackAction, deployed_hash, explain, sha256_hex, template_body,
+};
 use crate::project::RenderedEnvironment;
+use crate::render::template_value;
 
 /// Refuses the plan if it replaces or removes a stateful resource not named in `allowed`.
 pub fn check_replacements(plan: &Plan, allowed: &BTreeSet<String>) -> Result<(), Error> {
@@ -57,12 +60,15 @@ pub fn unused_allowances(plan: &Plan, allowed: &BTreeSet<String>) -> Vec<String>
 
 /// A saved plan may be applied only if nothing it was computed from has changed: the environment,
 /// account and region, every rendered template, and every deployed stack's status and template.
+/// Returns the plan with each update's changes re-read from its change set, so that the
+/// replacement guard judges what AWS will execute, not what the file says.
 pub async fn check_saved_plan<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
     plan: &Plan,
     path: &Path,
-) -> Result<(), Error> {
+) -> Result<Plan, Error> {
+    let mut checked = plan.clone();
     let stale = |reason: String| Error::StalePlan {
         path: path.to_path_buf(),
         reason,
@@ -79,7 +85,7 @@ pub async fn check_saved_plan<C: CloudFormation>(
             )));
         }
     }
-    for stack in &plan.stacks {
+    for stack in &mut checked.stacks {
         let Some(current) = rendered.stacks.iter().find(|s| s.name == stack.stack) else {
             return Err(stale(format!("stack {} is no longer defined", stack.stack)));
         };
@@ -99,15 +105,16 @@ pub async fn check_saved_plan<C: CloudFormation>(
                 status_now.as_deref().unwrap_or("absent")
             )));
         }
+        let mut deployed_template = None;
         if let Some(planned_hash) = &stack.deployed_template_sha256 {
-            let deployed_now =
-                deployed_hash(&cloudformation.get_template(&stack.stack_name).await?);
-            if &deployed_now != planned_hash {
+            let template = cloudformation.get_template(&stack.stack_name).await?;
+            if &deployed_hash(&template) != planned_hash {
                 return Err(stale(format!(
                     "{} was updated since the plan (its deployed template differs)",
                     stack.stack_name
                 )));
             }
+            deployed_template = Some(template);
         }
         if stack.action == StackAction::Update
             && let Some(change_set) = &stack.change_set_id
@@ -127,7 +134,12 @@ pub async fn check_saved_plan<C: CloudFormation>(
                     stack.stack_name, description.execution_status
                 )));
             }
+            stack.changes = explain(
+                &description.changes,
+                deployed_template.as_ref(),
+                &template_value(&current.template),
+            );
         }
     }
-    Ok(())
+    Ok(checked)
 }

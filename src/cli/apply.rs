@@ -62,15 +62,12 @@ pub fn run(
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
 
     let plan = match (&saved, &args.plan) {
-        (Some(saved), Some(path)) => {
-            runtime.block_on(guard::check_saved_plan(
-                &cloudformation,
-                &rendered,
-                &saved.plan,
-                path,
-            ))?;
-            saved.plan.clone()
-        }
+        (Some(saved), Some(path)) => runtime.block_on(guard::check_saved_plan(
+            &cloudformation,
+            &rendered,
+            &saved.plan,
+            path,
+        ))?,
         _ => runtime.block_on(plan::plan(
             &cloudformation,
             &rendered,

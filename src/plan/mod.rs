@@ -362,7 +362,7 @@ fn additions(template: &Value) -> Vec<ResourceChange> {
 }
 
 /// AWS's list of changes, each explained by the template diff; replacement from AWS when it says.
-fn explain(
+pub(crate) fn explain(
     changes: &[cfn::ResourceChange],
     deployed: Option<&Value>,
     new: &Value,

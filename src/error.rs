@@ -88,6 +88,11 @@ pub enum Error {
     #[error("cancelled; nothing was changed")]
     Cancelled,
 
+    #[error(
+        "interrupted: stack operations already started keep running in CloudFormation. Run `{command}` again: it waits for them and converges"
+    )]
+    Interrupted { command: String },
+
     #[error("apply of environment {environment} failed: {}. Fix the cause shown above and run apply again", stacks.join(", "))]
     ApplyFailed {
         environment: String,

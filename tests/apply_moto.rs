@@ -423,6 +423,51 @@ fn without_a_terminal_apply_needs_yes_or_a_plan() {
 }
 
 #[test]
+fn at_a_terminal_apply_asks_and_only_yes_proceeds() {
+    let (moto, fixture) = applied_dev();
+    fixture.edit(
+        "environments/dev.yaml",
+        "visibility_timeout_seconds: 30",
+        "visibility_timeout_seconds: 45",
+    );
+    let before = snapshot(&fixture, &moto, "dev");
+
+    let declined = support::strata_on_terminal(fixture.root(), &moto, "apply --env dev", "no\n");
+    assert_code(&declined, 1);
+    let screen = text(&declined.stdout);
+    assert!(
+        screen.contains("Apply these changes to dev (account 111111111111, region eu-west-1)?"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("cancelled; nothing was changed"),
+        "{screen}"
+    );
+    assert_eq!(snapshot(&fixture, &moto, "dev"), before);
+    // The declined plan's change set is not left behind.
+    let left = block(async {
+        let clients = support::clients(&moto).await;
+        let listed = clients
+            .cloudformation
+            .list_change_sets()
+            .stack_name("photofeed-dev-storage")
+            .send()
+            .await
+            .unwrap();
+        listed
+            .summaries()
+            .iter()
+            .filter(|s| s.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
+            .count()
+    });
+    assert_eq!(left, 0);
+
+    let accepted = support::strata_on_terminal(fixture.root(), &moto, "apply --env dev", "yes\n");
+    assert_code(&accepted, 0);
+    assert!(text(&accepted.stdout).contains("Apply complete: 0 created, 1 updated"));
+}
+
+#[test]
 fn a_failed_update_reports_its_root_cause_and_the_next_apply_recovers() {
     let (moto, fixture) = applied_dev();
     fixture.edit(

@@ -117,13 +117,15 @@ pub fn run(
     } else {
         Box::new(PlainProgress::new(std::io::stderr(), console.err_style))
     };
-    let report = runtime.block_on(apply::execute(
-        &cloudformation,
-        &rendered,
-        &plan.stacks,
-        options,
-        progress.as_ref(),
-    ))?;
+    let report = runtime.block_on(async {
+        tokio::select! {
+            report = apply::execute(&cloudformation, &rendered, &plan.stacks, options, progress.as_ref()) => report,
+            // Stopping strata does not stop CloudFormation: say what state that leaves.
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted {
+                command: format!("strata apply --env {}", plan.environment),
+            }),
+        }
+    })?;
     drop(progress);
     if args.json {
         write_out(console.out, &crate::report::json("apply", &report)?)?;

@@ -131,15 +131,61 @@ pub fn settings(endpoint_url: &str) -> AwsSettings {
     }
 }
 
+/// What points the CLI at a moto server: endpoint, test credentials, no retries, no user config.
+pub fn moto_env(moto: &moto::Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint_url()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_MAX_ATTEMPTS", "1".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ]
+}
+
 /// The CLI pointed at a moto server with test credentials and no retries.
 pub fn strata_on(root: &Path, moto: &moto::Moto) -> assert_cmd::Command {
     let mut cmd = strata(root);
-    cmd.env("AWS_ENDPOINT_URL", moto.endpoint_url())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    cmd.envs(moto_env(moto)).env_remove("AWS_SESSION_TOKEN");
     cmd
+}
+
+/// The CLI on a pseudo-terminal (util-linux `script`), pointed at moto, answering `input` to its
+/// questions: what a person at a terminal sees and types.
+pub fn strata_on_terminal(
+    root: &Path,
+    moto: &moto::Moto,
+    args: &str,
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let binary = assert_cmd::cargo::cargo_bin("strata");
+    let command_line = format!(
+        "{} --root {} --no-color {args}",
+        binary.display(),
+        root.display()
+    );
+    let mut child = Command::new("script")
+        .args([
+            "--quiet",
+            "--return",
+            "--command",
+            &command_line,
+            "/dev/null",
+        ])
+        .envs(moto_env(moto))
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs commands on a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .expect("answer written");
+    child.wait_with_output().expect("script finishes")
 }

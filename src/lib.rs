@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod definition;
 pub mod diagnostic;
+pub mod drift;
 pub mod error;
 pub mod exit;
 pub mod graph;

@@ -1,6 +1,7 @@
 //! Command line: clap structures and one file per subcommand. Commands write to an injected
 //! writer and return an [`Outcome`], so tests run them without spawning a process.
 
+mod drift;
 mod plan;
 mod render;
 mod validate;
@@ -61,6 +62,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Show what apply would change, through CloudFormation change sets.
     Plan(plan::PlanArgs),
+    /// Compare live AWS resources with what the environment declares (exit 2 on drift).
+    Drift(drift::DriftArgs),
 }
 
 /// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Validate(args) => validate::run(&project, &args, console),
         Command::Render(args) => render::run(&project, &args, console),
         Command::Plan(args) => plan::run(&project, &args, &aws, console),
+        Command::Drift(args) => drift::run(&project, &args, &aws, console),
     }
 }
 

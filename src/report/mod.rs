@@ -1,6 +1,7 @@
 //! Presentation: every result (plan, policy findings, drift, progress) is computed as data
 //! elsewhere and turned into text here, with colour only when the caller's style allows it.
 
+pub mod drift;
 pub mod plan;
 pub mod policy;
 

@@ -69,22 +69,37 @@ async fn join_all<T: Send + 'static>(
     Ok(found)
 }
 
-impl LiveResources for SdkLiveResources {
-    async fn vpcs(&self, ids: &[String]) -> Result<Vec<Vpc>, AwsError> {
-        let call = Call::new("DescribeVpcs");
-        let mut described = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_vpcs()
-                .filters(ec2_filter("vpc-id", chunk))
+/// Every item of a paginated EC2 describe call with `ids` as the filter `$filter` (in chunks), each page's items
+/// taken by `$items`. A macro because every describe operation has its own builder and paginator types.
+macro_rules! describe_filtered {
+    ($client:expr, $operation:literal, $method:ident . $filters:ident ($filter:literal), $ids:expr,
+     |$page:ident| $items:expr) => {{
+        let call = Call::new($operation);
+        let mut found = Vec::new();
+        for chunk in $ids.chunks(FILTER_CHUNK) {
+            let mut pages = $client
+                .$method()
+                .$filters(ec2_filter($filter, chunk))
                 .into_paginator()
                 .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                described.extend(page.vpcs().iter().cloned());
+            while let Some($page) = pages.next().await {
+                let $page = $page.map_err(|err| classify(call, err))?;
+                found.extend($items);
             }
         }
+        found
+    }};
+}
+
+impl LiveResources for SdkLiveResources {
+    async fn vpcs(&self, ids: &[String]) -> Result<Vec<Vpc>, AwsError> {
+        let described = describe_filtered!(
+            self.ec2,
+            "DescribeVpcs",
+            describe_vpcs.filters("vpc-id"),
+            ids,
+            |page| page.vpcs().iter().cloned()
+        );
         // DNS settings are VPC attributes, one call per attribute and VPC; read them concurrently.
         let mut tasks = JoinSet::new();
         for vpc in described {
@@ -108,115 +123,83 @@ impl LiveResources for SdkLiveResources {
     }
 
     async fn subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
-        let call = Call::new("DescribeSubnets");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_subnets()
-                .filters(ec2_filter("subnet-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.subnets().iter().map(|subnet| Subnet {
-                    id: subnet.subnet_id().unwrap_or_default().to_owned(),
-                    vpc_id: owned(subnet.vpc_id()),
-                    cidr_block: owned(subnet.cidr_block()),
-                    availability_zone: owned(subnet.availability_zone()),
-                    map_public_ip_on_launch: subnet.map_public_ip_on_launch(),
-                }));
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeSubnets",
+            describe_subnets.filters("subnet-id"),
+            ids,
+            |page| page.subnets().iter().map(|subnet| Subnet {
+                id: subnet.subnet_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(subnet.vpc_id()),
+                cidr_block: owned(subnet.cidr_block()),
+                availability_zone: owned(subnet.availability_zone()),
+                map_public_ip_on_launch: subnet.map_public_ip_on_launch(),
+            })
+        ))
     }
 
     async fn route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>, AwsError> {
-        let call = Call::new("DescribeRouteTables");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_route_tables()
-                .filters(ec2_filter("route-table-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.route_tables().iter().map(|table| RouteTable {
-                    id: table.route_table_id().unwrap_or_default().to_owned(),
-                    vpc_id: owned(table.vpc_id()),
-                    routes: table.routes().iter().map(route).collect(),
-                }));
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeRouteTables",
+            describe_route_tables.filters("route-table-id"),
+            ids,
+            |page| page.route_tables().iter().map(|table| RouteTable {
+                id: table.route_table_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(table.vpc_id()),
+                routes: table.routes().iter().map(route).collect(),
+            })
+        ))
     }
 
     async fn internet_gateways(&self, ids: &[String]) -> Result<Vec<InternetGateway>, AwsError> {
-        let call = Call::new("DescribeInternetGateways");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_internet_gateways()
-                .filters(ec2_filter("internet-gateway-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.internet_gateways().iter().map(|gateway| {
-                    InternetGateway {
-                        id: gateway.internet_gateway_id().unwrap_or_default().to_owned(),
-                        attached_vpcs: gateway
-                            .attachments()
-                            .iter()
-                            .filter(|a| {
-                                matches!(
-                                    a.state().map(|s| s.as_str()),
-                                    Some("available" | "attached")
-                                )
-                            })
-                            .filter_map(|a| owned(a.vpc_id()))
-                            .collect(),
-                    }
-                }));
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeInternetGateways",
+            describe_internet_gateways.filters("internet-gateway-id"),
+            ids,
+            |page| page.internet_gateways().iter().map(|gateway| {
+                InternetGateway {
+                    id: gateway.internet_gateway_id().unwrap_or_default().to_owned(),
+                    attached_vpcs: gateway
+                        .attachments()
+                        .iter()
+                        .filter(|a| {
+                            matches!(
+                                a.state().map(|s| s.as_str()),
+                                Some("available" | "attached")
+                            )
+                        })
+                        .filter_map(|a| owned(a.vpc_id()))
+                        .collect(),
+                }
+            })
+        ))
     }
 
     async fn nat_gateways(&self, ids: &[String]) -> Result<Vec<NatGateway>, AwsError> {
-        let call = Call::new("DescribeNatGateways");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_nat_gateways()
-                .filter(ec2_filter("nat-gateway-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.nat_gateways().iter().map(|nat| {
-                    let addresses = nat.nat_gateway_addresses();
-                    NatGateway {
-                        id: nat.nat_gateway_id().unwrap_or_default().to_owned(),
-                        state: nat.state().map(|s| s.as_str().to_owned()),
-                        subnet_id: owned(nat.subnet_id()),
-                        allocation_ids: addresses
-                            .iter()
-                            .filter_map(|a| owned(a.allocation_id()))
-                            .collect(),
-                        public_ips: addresses
-                            .iter()
-                            .filter_map(|a| owned(a.public_ip()))
-                            .collect(),
-                    }
-                }));
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeNatGateways",
+            describe_nat_gateways.filter("nat-gateway-id"),
+            ids,
+            |page| page.nat_gateways().iter().map(|nat| {
+                let addresses = nat.nat_gateway_addresses();
+                NatGateway {
+                    id: nat.nat_gateway_id().unwrap_or_default().to_owned(),
+                    state: nat.state().map(|s| s.as_str().to_owned()),
+                    subnet_id: owned(nat.subnet_id()),
+                    allocation_ids: addresses
+                        .iter()
+                        .filter_map(|a| owned(a.allocation_id()))
+                        .collect(),
+                    public_ips: addresses
+                        .iter()
+                        .filter_map(|a| owned(a.public_ip()))
+                        .collect(),
+                }
+            })
+        ))
     }
 
     async fn addresses(&self, ids: &[String]) -> Result<Vec<Address>, AwsError> {
@@ -248,46 +231,32 @@ impl LiveResources for SdkLiveResources {
     }
 
     async fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsError> {
-        let call = Call::new("DescribeSecurityGroups");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_security_groups()
-                .filters(ec2_filter("group-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.security_groups().iter().map(|group| SecurityGroup {
-                    id: group.group_id().unwrap_or_default().to_owned(),
-                    vpc_id: owned(group.vpc_id()),
-                    ingress: rules(group.ip_permissions()),
-                    egress: rules(group.ip_permissions_egress()),
-                }));
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeSecurityGroups",
+            describe_security_groups.filters("group-id"),
+            ids,
+            |page| page.security_groups().iter().map(|group| SecurityGroup {
+                id: group.group_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(group.vpc_id()),
+                ingress: rules(group.ip_permissions()),
+                egress: rules(group.ip_permissions_egress()),
+            })
+        ))
     }
 
     async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
-        let call = Call::new("DescribeInstances");
-        let mut found = Vec::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            let mut pages = self
-                .ec2
-                .describe_instances()
-                .filters(ec2_filter("instance-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|err| classify(call, err))?;
-                for reservation in page.reservations() {
-                    found.extend(reservation.instances().iter().map(instance));
-                }
-            }
-        }
-        Ok(found)
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeInstances",
+            describe_instances.filters("instance-id"),
+            ids,
+            |page| page
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances().iter().map(instance))
+                .collect::<Vec<_>>()
+        ))
     }
 
     async fn db_instances(&self, identifiers: &[String]) -> Result<Vec<DbInstance>, AwsError> {

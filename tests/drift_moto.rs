@@ -741,3 +741,27 @@ fn a_removed_redrive_policy_is_drift() {
     );
     assert_eq!(difference["actual"], Value::Null);
 }
+
+#[test]
+fn unknown_environments_and_stacks_fail_before_any_aws_call() {
+    let fixture = Fixture::copy_of_project();
+    // An endpoint nothing listens on: reaching it would be a different error.
+    for (args, message) in [
+        (
+            ["drift", "--env", "nope", "--json"],
+            "unknown environment `nope`",
+        ),
+        (
+            ["drift", "--env", "dev", "--stack=nope"],
+            "unknown stack `nope`",
+        ),
+    ] {
+        support::strata(fixture.root())
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .args(args)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicates::str::contains(message));
+    }
+}

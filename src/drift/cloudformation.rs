@@ -8,7 +8,8 @@ use crate::aws::AwsError;
 use crate::aws::drift_detection::{DetectionResult, ResourceDriftRecord};
 
 /// Adds what CloudFormation found to `stacks`. An endpoint without drift detection, or credentials not allowed
-/// to use it, is said once in `notes`; the live checks stand on their own. Other failures are errors.
+/// to use it, is said once in `notes`, a stack it failed on once per stack; the live checks stand on their own.
+/// Only failures that would stop any AWS call (credentials, endpoint, throttling) are errors.
 pub fn merge(
     mut stacks: Vec<StackDrift>,
     detections: Vec<(String, Result<DetectionResult, AwsError>)>,
@@ -40,7 +41,17 @@ pub fn merge(
                     said = true;
                 }
             }
-            Err(other) => return Err(other),
+            // Nothing strata could check would work either.
+            Err(
+                err @ (AwsError::Throttled { .. }
+                | AwsError::Credentials { .. }
+                | AwsError::EndpointUnreachable { .. }),
+            ) => return Err(err),
+            // A stack CloudFormation will not check right now (an operation in progress, say): the live checks
+            // still cover it.
+            Err(err) => notes.push(format!(
+                "CloudFormation drift detection on {stack_name} failed: {err}"
+            )),
         }
     }
     Ok(stacks)
@@ -158,12 +169,27 @@ mod tests {
     }
 
     #[test]
-    fn other_failures_are_errors() {
+    fn failures_that_stop_every_call_are_errors() {
         let err = AwsError::Throttled {
             operation: "DetectStackDrift",
             stack: None,
         };
         assert!(merge(vec![stack()], vec![("a".into(), Err(err))], &mut vec![]).is_err());
+    }
+
+    #[test]
+    fn a_stack_cloudformation_refuses_to_check_is_noted() {
+        let err = AwsError::Other {
+            operation: "DetectStackDrift",
+            stack: Some("a".into()),
+            code: "ValidationError".into(),
+            message: "Drift detection cannot be performed while the stack is UPDATE_IN_PROGRESS"
+                .into(),
+        };
+        let mut notes = vec![];
+        merge(vec![stack()], vec![("a".into(), Err(err))], &mut notes).unwrap();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("CloudFormation drift detection on a failed:"));
     }
 
     #[test]

@@ -300,3 +300,139 @@ impl Notes {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::aws::live::{RuleSource, SecurityGroup, SecurityGroupRule};
+    use crate::model::Resource;
+
+    fn rendered(name: &str, resources: Vec<(&str, Resource)>) -> RenderedStack {
+        let mut template = Template::default();
+        for (logical_id, resource) in resources {
+            template.add(logical_id, resource).unwrap();
+        }
+        RenderedStack {
+            name: name.into(),
+            stack_name: format!("app-dev-{name}"),
+            file: PathBuf::from(format!("stacks/{name}.yaml")),
+            template,
+            depends_on: Vec::new(),
+            waivers: Vec::new(),
+        }
+    }
+
+    fn deployed(resources: &[(&str, &str, &str)]) -> Option<DeployedStack> {
+        Some(DeployedStack {
+            status: "CREATE_COMPLETE".into(),
+            resources: resources
+                .iter()
+                .map(|(logical_id, physical_id, resource_type)| StackResource {
+                    logical_id: (*logical_id).into(),
+                    physical_id: Some((*physical_id).into()),
+                    resource_type: (*resource_type).into(),
+                    status: "CREATE_COMPLETE".into(),
+                    status_reason: None,
+                })
+                .collect(),
+        })
+    }
+
+    fn inputs<'a>(stacks: Vec<StackInput<'a>>) -> Inputs<'a> {
+        Inputs {
+            region: "eu-west-1".into(),
+            account_id: "111111111111".into(),
+            exports: BTreeMap::from([("net-SgId".to_string(), "sg-1".to_string())]),
+            stacks,
+        }
+    }
+
+    fn group() -> Resource {
+        Resource::new("AWS::EC2::SecurityGroup", json!({"GroupDescription": "x"}))
+    }
+
+    #[test]
+    fn a_rule_another_stack_declares_is_not_an_extra_rule() {
+        let network = rendered("network", vec![("Sg", group())]);
+        let ingress = Resource::new(
+            "AWS::EC2::SecurityGroupIngress",
+            json!({"GroupId": {"Fn::ImportValue": "net-SgId"}, "IpProtocol": "tcp",
+                   "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}),
+        );
+        let bastion = rendered("bastion", vec![("SshIn", ingress)]);
+        let inputs = inputs(vec![
+            StackInput {
+                rendered: &network,
+                deployed: deployed(&[("Sg", "sg-1", "AWS::EC2::SecurityGroup")]),
+                checked: true,
+            },
+            StackInput {
+                rendered: &bastion,
+                deployed: deployed(&[("SshIn", "ssh-in", "AWS::EC2::SecurityGroupIngress")]),
+                checked: false,
+            },
+        ]);
+        let query = query(&inputs);
+        assert_eq!(query.ids(LiveKind::SecurityGroup), ["sg-1"]);
+
+        let rule = |source: &str, protocol: &str, port: Option<i32>| SecurityGroupRule {
+            protocol: protocol.into(),
+            from_port: port,
+            to_port: port,
+            source: RuleSource::Ipv4(source.into()),
+        };
+        let mut live = LiveState::default();
+        live.security_groups.insert(
+            "sg-1".into(),
+            SecurityGroup {
+                id: "sg-1".into(),
+                vpc_id: None,
+                ingress: vec![rule("10.0.0.0/8", "tcp", Some(22))],
+                egress: vec![rule("0.0.0.0/0", "-1", None)],
+            },
+        );
+        let (stacks, notes) = compare(&inputs, &live);
+        assert_eq!(stacks.len(), 1, "only the checked stack is reported");
+        assert_eq!(stacks[0].checked, 1);
+        assert_eq!(stacks[0].resources, vec![]);
+        assert_eq!(notes, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_stack_and_a_resource_missing_from_its_stack() {
+        let network = rendered("network", vec![("Sg", group())]);
+        let storage = rendered(
+            "storage",
+            vec![(
+                "Queue",
+                Resource::new("AWS::SQS::Queue", json!({"QueueName": "q"})),
+            )],
+        );
+        let inputs = inputs(vec![
+            StackInput {
+                rendered: &network,
+                deployed: deployed(&[]),
+                checked: true,
+            },
+            StackInput {
+                rendered: &storage,
+                deployed: None,
+                checked: true,
+            },
+        ]);
+        assert!(query(&inputs).is_empty());
+        let (stacks, notes) = compare(&inputs, &LiveState::default());
+        assert_eq!(stacks[0].status.as_deref(), Some("CREATE_COMPLETE"));
+        assert!(!stacks[0].has_drift());
+        assert_eq!(stacks[1].status, None);
+        assert!(stacks[1].has_drift());
+        assert_eq!(
+            notes,
+            ["declared but not in the deployed stack (run `strata plan`): app-dev-network Sg"]
+        );
+    }
+}

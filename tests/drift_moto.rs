@@ -204,14 +204,18 @@ async fn align_subnet(clients: &AwsClients, subnet: &str, properties: &Value) {
     }
 }
 
-/// The bastion's groups, and IMDSv2 as its launch template declares (moto ignores `LaunchTemplate` entirely).
-async fn align_instance(clients: &AwsClients, instance: &str, properties: &Value) {
-    let groups: Vec<String> = properties["SecurityGroupIds"]
-        .as_array()
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
         .unwrap()
         .iter()
-        .map(|g| g.as_str().unwrap().to_owned())
-        .collect();
+        .map(|item| item.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The bastion's groups, and IMDSv2 (`HttpTokens: required`, as its launch template declares: moto ignores
+/// `LaunchTemplate` entirely).
+async fn align_instance(clients: &AwsClients, instance: &str, properties: &Value) {
+    let groups = strings(&properties["SecurityGroupIds"]);
     clients
         .ec2
         .modify_instance_attribute()
@@ -231,12 +235,7 @@ async fn align_instance(clients: &AwsClients, instance: &str, properties: &Value
 }
 
 async fn align_db(clients: &AwsClients, db: &str, properties: &Value) {
-    let groups: Vec<String> = properties["VPCSecurityGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap().to_owned())
-        .collect();
+    let groups = strings(&properties["VPCSecurityGroups"]);
     clients
         .rds
         .modify_db_instance()

@@ -282,32 +282,45 @@ impl LiveResources for SdkLiveResources {
     }
 
     async fn buckets(&self, names: &[String]) -> Result<Vec<Bucket>, AwsError> {
-        let mut tasks = JoinSet::new();
-        for name in names {
-            let client = self.s3.clone();
-            let name = name.clone();
-            tasks.spawn(async move { bucket(&client, name).await });
-        }
-        Ok(join_all(tasks, "HeadBucket")
-            .await?
-            .into_iter()
-            .flatten()
-            .collect())
+        read_each(&self.s3, names, "HeadBucket", |client, name| async move {
+            bucket(&client, name).await
+        })
+        .await
     }
 
     async fn queues(&self, urls: &[String]) -> Result<Vec<Queue>, AwsError> {
-        let mut tasks = JoinSet::new();
-        for url in urls {
-            let client = self.sqs.clone();
-            let url = url.clone();
-            tasks.spawn(async move { queue(&client, url).await });
-        }
-        Ok(join_all(tasks, "GetQueueAttributes")
-            .await?
-            .into_iter()
-            .flatten()
-            .collect())
+        read_each(
+            &self.sqs,
+            urls,
+            "GetQueueAttributes",
+            |client, url| async move { queue(&client, url).await },
+        )
+        .await
     }
+}
+
+/// Reads every item concurrently (S3 and SQS have no batch reads); items `read` finds missing are left out.
+async fn read_each<C, T, F, Fut>(
+    client: &C,
+    items: &[String],
+    operation: &'static str,
+    read: F,
+) -> Result<Vec<T>, AwsError>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+    F: Fn(C, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, AwsError>> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for item in items {
+        tasks.spawn(read(client.clone(), item.clone()));
+    }
+    Ok(join_all(tasks, operation)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 async fn vpc_attribute(

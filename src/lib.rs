@@ -12,6 +12,7 @@ pub mod config;
 pub mod definition;
 pub mod destroy;
 pub mod diagnostic;
+pub mod drift;
 pub mod error;
 pub mod exit;
 pub mod graph;

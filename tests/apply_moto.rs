@@ -85,7 +85,7 @@ fn assert_code(output: &std::process::Output, code: i32) {
 fn applied_dev() -> (Moto, Fixture) {
     let moto = Moto::start();
     let fixture = Fixture::copy_of_project();
-    assert_code(&apply(&fixture, &moto, &[]), 0);
+    support::deploy::apply(fixture.root(), "dev", &moto);
     (moto, fixture)
 }
 

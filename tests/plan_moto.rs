@@ -10,49 +10,16 @@ use std::collections::BTreeSet;
 use predicates::str::contains;
 use serde_json::Value;
 use strata::aws::SdkCloudFormation;
-use strata::aws::cloudformation::{Capability, CloudFormation, CreateStackRequest};
+use strata::aws::cloudformation::CloudFormation;
 use strata::project::Project;
 use support::Fixture;
 use support::moto::Moto;
-
-/// Creates every stack of `env` directly through CloudFormation, as a finished apply would leave them.
-async fn create_stacks(root: &std::path::Path, env: &str, moto: &Moto) {
-    let clients = support::clients(moto).await;
-    let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-    let rendered = Project::open(root).unwrap().render(env).unwrap();
-    for stack in &rendered.stacks {
-        cloudformation
-            .create_stack(&CreateStackRequest {
-                stack: stack.stack_name.clone(),
-                template_body: strata::plan::template_body(stack).unwrap(),
-                parameters: Default::default(),
-                tags: rendered.environment.tags(),
-                capabilities: vec![Capability::Iam],
-                termination_protection: false,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e}", stack.stack_name));
-        let created = cloudformation
-            .describe_stack(&stack.stack_name)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            created.status.as_str(),
-            "CREATE_COMPLETE",
-            "{}",
-            stack.stack_name
-        );
-    }
-}
 
 /// A moto server on which the shipped dev environment is deployed, and a copy of the project.
 fn deployed_dev() -> (Moto, Fixture) {
     let moto = Moto::start();
     let fixture = Fixture::copy_of_project();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(create_stacks(fixture.root(), "dev", &moto));
+    support::deploy::apply(fixture.root(), "dev", &moto);
     (moto, fixture)
 }
 

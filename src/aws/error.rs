@@ -227,6 +227,15 @@ pub fn classify_failure(call: Call<'_>, failure: Failure) -> AwsError {
         } => {
             let message = message.unwrap_or_default();
             let Some(code) = code.filter(|c| !c.is_empty()) else {
+                // A success status the SDK still reports as an error: the body had a shape it could not parse
+                // (e.g. an emulator's XML with the wrong root element).
+                if (200..300).contains(&status) {
+                    return AwsError::MalformedResponse {
+                        operation,
+                        stack: call.owned_stack(),
+                        message: format!("HTTP {status} with a body the SDK could not parse"),
+                    };
+                }
                 return if body_is_html || status >= 500 {
                     AwsError::Unsupported {
                         operation,
@@ -649,6 +658,20 @@ mod tests {
             },
         );
         assert!(matches!(&err, AwsError::Other { code, .. } if code == "HTTP 404"));
+    }
+
+    #[test]
+    fn codeless_error_on_a_2xx_answer_is_a_malformed_response() {
+        let err = classify_failure(
+            Call::new("GetBucketVersioning"),
+            Failure::Service {
+                status: 200,
+                code: None,
+                message: None,
+                body_is_html: false,
+            },
+        );
+        assert!(matches!(err, AwsError::MalformedResponse { .. }), "{err}");
     }
 
     #[test]

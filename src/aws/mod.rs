@@ -5,7 +5,11 @@ pub mod account;
 pub mod client;
 pub mod cloudformation;
 pub mod cloudformation_sdk;
+pub mod drift_detection;
+pub mod drift_detection_sdk;
 pub mod error;
+pub mod live;
+pub mod live_sdk;
 pub mod rds;
 
 pub use account::caller_account;

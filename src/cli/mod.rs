@@ -3,6 +3,7 @@
 
 mod apply;
 mod destroy;
+mod drift;
 mod outputs;
 mod plan;
 mod render;
@@ -70,6 +71,8 @@ pub enum Command {
     Outputs(outputs::OutputsArgs),
     /// Delete an environment's stacks, dependents first.
     Destroy(destroy::DestroyArgs),
+    /// Compare live AWS resources with what the environment declares (exit 2 on drift).
+    Drift(drift::DriftArgs),
 }
 
 /// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Apply(args) => apply::run(&project, &args, &aws, console),
         Command::Outputs(args) => outputs::run(&project, &args, &aws, console),
         Command::Destroy(args) => destroy::run(&project, &args, &aws, console),
+        Command::Drift(args) => drift::run(&project, &args, &aws, console),
     }
 }
 

@@ -108,6 +108,7 @@ pub fn python_tools() -> PathBuf {
     root.join(".venv/bin")
 }
 
+pub mod deploy;
 pub mod moto;
 
 use strata::aws::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};

@@ -83,6 +83,11 @@ wait "$pid""#;
             .arg(moto_server)
             .arg(port.to_string())
             .env("MOTO_ACCOUNT_ID", account_id)
+            // moto deletes a stack's resources in Python set order, which hash randomisation
+            // varies per process. In some orders it deletes the DB primary before its replica,
+            // drops the replica with it, then fails DeleteStack with DBInstanceNotFound (AWS
+            // deletes replicas first). A fixed seed makes the emulator behave the same every run.
+            .env("PYTHONHASHSEED", "0")
             .env_remove("AWS_ENDPOINT_URL")
             .stdin(Stdio::piped())
             .stdout(log_file)

@@ -1,0 +1,110 @@
+//! [`DriftDetection`] over the CloudFormation SDK client. SDK types stop here.
+//!
+//! Its own small adapter type (rather than more methods on `SdkCloudFormation`) keeps the drift seam out of the
+//! CloudFormation adapter that plan/apply/outputs/destroy share.
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+
+use super::drift_detection::{
+    DetectionStatus, DriftDetection, PropertyDifference, ResourceDriftRecord,
+};
+use super::error::{AwsError, Call, classify};
+
+#[derive(Debug, Clone)]
+pub struct SdkDriftDetection {
+    client: Client,
+}
+
+impl SdkDriftDetection {
+    pub fn new(client: Client) -> Self {
+        SdkDriftDetection { client }
+    }
+}
+
+impl DriftDetection for SdkDriftDetection {
+    async fn detect_stack_drift(&self, stack: &str) -> Result<String, AwsError> {
+        let call = Call::stack("DetectStackDrift", stack);
+        let output = self
+            .client
+            .detect_stack_drift()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        output
+            .stack_drift_detection_id()
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::MalformedResponse {
+                operation: call.operation,
+                stack: Some(stack.to_owned()),
+                message: "no StackDriftDetectionId in the response".to_owned(),
+            })
+    }
+
+    async fn drift_detection_status(
+        &self,
+        stack: &str,
+        detection_id: &str,
+    ) -> Result<DetectionStatus, AwsError> {
+        let call = Call::stack("DescribeStackDriftDetectionStatus", stack);
+        let output = self
+            .client
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(detection_id)
+            .send()
+            .await
+            .map_err(|err| classify(call, err))?;
+        Ok(match output.detection_status() {
+            Some(StackDriftDetectionStatus::DetectionComplete) => DetectionStatus::Complete,
+            Some(StackDriftDetectionStatus::DetectionFailed) => DetectionStatus::Failed {
+                reason: output
+                    .detection_status_reason()
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            },
+            _ => DetectionStatus::InProgress,
+        })
+    }
+
+    async fn drifted_resources(&self, stack: &str) -> Result<Vec<ResourceDriftRecord>, AwsError> {
+        let call = Call::stack("DescribeStackResourceDrifts", stack);
+        let mut records = Vec::new();
+        let mut pages = self
+            .client
+            .describe_stack_resource_drifts()
+            .stack_name(stack)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify(call, err))?;
+            records.extend(page.stack_resource_drifts().iter().map(|drift| {
+                ResourceDriftRecord {
+                    logical_id: drift.logical_resource_id().unwrap_or_default().to_owned(),
+                    physical_id: drift.physical_resource_id().map(str::to_owned),
+                    resource_type: drift.resource_type().unwrap_or_default().to_owned(),
+                    status: drift
+                        .stack_resource_drift_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    differences: drift
+                        .property_differences()
+                        .iter()
+                        .map(|d| PropertyDifference {
+                            path: d.property_path().unwrap_or_default().to_owned(),
+                            expected: d.expected_value().map(str::to_owned),
+                            actual: d.actual_value().map(str::to_owned),
+                            kind: d
+                                .difference_type()
+                                .map(|k| k.as_str().to_owned())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                }
+            }));
+        }
+        Ok(records)
+    }
+}

@@ -1,0 +1,235 @@
+//! The live-resource seam: what EC2, RDS, S3 and SQS say exists, as plain data snapshots.
+//!
+//! Every call takes the ids of one resource type and returns what is found, batched (EC2 describe calls take the
+//! ids as a filter and are paginated; RDS DescribeDBInstances likewise) so that drift checks make one call per
+//! resource type rather than one per resource. Ids that match nothing are simply absent from the answer: a
+//! missing resource is data (drift), not an error. S3 and SQS have no batch reads; their adapters read bucket by
+//! bucket and queue by queue, concurrently.
+//!
+//! Nothing here knows about templates or drift; [`crate::drift`] compares these snapshots with declarations.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use super::error::AwsError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpc {
+    pub id: String,
+    pub cidr_block: Option<String>,
+    pub state: Option<String>,
+    /// DescribeVpcAttribute `enableDnsSupport`.
+    pub dns_support: Option<bool>,
+    /// DescribeVpcAttribute `enableDnsHostnames`.
+    pub dns_hostnames: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub cidr_block: Option<String>,
+    pub availability_zone: Option<String>,
+    pub map_public_ip_on_launch: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// IPv4 or IPv6 destination CIDR (or prefix list id).
+    pub destination: String,
+    /// Gateway, NAT gateway, instance, ... whichever the route points at.
+    pub target: Option<String>,
+    /// `active` or `blackhole`.
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternetGateway {
+    pub id: String,
+    /// VPC ids it is attached to (state `available`/`attached`).
+    pub attached_vpcs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatGateway {
+    pub id: String,
+    /// `pending`, `available`, `deleting`, `deleted`, `failed`.
+    pub state: Option<String>,
+    pub subnet_id: Option<String>,
+    pub allocation_ids: Vec<String>,
+    pub public_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub public_ip: Option<String>,
+    pub allocation_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub ingress: Vec<SecurityGroupRule>,
+    pub egress: Vec<SecurityGroupRule>,
+}
+
+/// One permission with one source: AWS groups sources under a protocol/port pair, strata compares them one by one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecurityGroupRule {
+    /// As EC2 reports it: `tcp`, `udp`, `icmp`, `-1`, or a protocol number.
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub source: RuleSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleSource {
+    Ipv4(String),
+    Ipv6(String),
+    Group(String),
+    PrefixList(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
+    pub state: Option<String>,
+    pub instance_type: Option<String>,
+    pub image_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// Metadata options `HttpTokens`: `required` is IMDSv2 only.
+    pub http_tokens: Option<String>,
+    pub public_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbInstance {
+    pub identifier: String,
+    pub status: Option<String>,
+    pub class: Option<String>,
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
+    pub allocated_storage: Option<i32>,
+    pub storage_type: Option<String>,
+    pub storage_encrypted: Option<bool>,
+    pub multi_az: Option<bool>,
+    pub publicly_accessible: Option<bool>,
+    pub backup_retention_period: Option<i32>,
+    pub deletion_protection: Option<bool>,
+    /// Identifier (or ARN, across regions) of the instance this one replicates from.
+    pub replica_source: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+    pub port: Option<i32>,
+    /// Present when RDS manages the master password in Secrets Manager.
+    pub master_user_secret_arn: Option<String>,
+    pub endpoint_address: Option<String>,
+}
+
+/// A value read from a per-resource API that may be unreadable at this endpoint (an unexpected response, an
+/// operation it does not implement, or no permission): the check is skipped and the report says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed<T> {
+    Value(T),
+    Unreadable {
+        operation: &'static str,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    /// Default encryption rules; empty when none is configured.
+    pub encryption: Observed<Vec<EncryptionRule>>,
+    /// `Enabled`, `Suspended`, or `None` for a bucket that never had versioning.
+    pub versioning: Observed<Option<String>>,
+    /// All `false` when the bucket has no public-access-block configuration.
+    pub public_access_block: Observed<PublicAccessBlock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionRule {
+    pub algorithm: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    pub url: String,
+    /// Every attribute, as SQS spells them (`QueueArn`, `RedrivePolicy`, `VisibilityTimeout`, ...).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Batched reads of live resources. Each returns what exists among `ids`; order is not significant.
+pub trait LiveResources: Send + Sync {
+    fn vpcs(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, AwsError>> + Send;
+
+    fn subnets(&self, ids: &[String])
+    -> impl Future<Output = Result<Vec<Subnet>, AwsError>> + Send;
+
+    fn route_tables(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<RouteTable>, AwsError>> + Send;
+
+    fn internet_gateways(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<InternetGateway>, AwsError>> + Send;
+
+    /// Deleted NAT gateways stay visible for a while with state `deleted`.
+    fn nat_gateways(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<NatGateway>, AwsError>> + Send;
+
+    /// `ids` are public IPs or allocation ids (`eipalloc-...`), as CloudFormation names Elastic IPs.
+    fn addresses(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Address>, AwsError>> + Send;
+
+    fn security_groups(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<SecurityGroup>, AwsError>> + Send;
+
+    fn instances(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
+
+    fn db_instances(
+        &self,
+        identifiers: &[String],
+    ) -> impl Future<Output = Result<Vec<DbInstance>, AwsError>> + Send;
+
+    fn buckets(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Bucket>, AwsError>> + Send;
+
+    fn queues(&self, urls: &[String]) -> impl Future<Output = Result<Vec<Queue>, AwsError>> + Send;
+}

@@ -1,0 +1,610 @@
+//! [`LiveResources`] over aws-sdk-ec2, aws-sdk-rds, aws-sdk-s3 and aws-sdk-sqs. SDK types stop here.
+//!
+//! EC2 and RDS reads pass the ids as a *filter* rather than as `VpcIds`/`DBInstanceIdentifier`: with a filter an
+//! id that no longer exists is simply not returned, whereas the id parameters fail the whole call with
+//! `InvalidVpcID.NotFound` and friends. Filters take at most 200 values, so ids go in chunks.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{self as ec2, Filter, VpcAttributeName};
+use aws_sdk_s3::operation::head_bucket::HeadBucketError;
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
+use aws_sdk_sqs::types::QueueAttributeName;
+use tokio::task::JoinSet;
+
+use super::error::{AwsError, Call, classify};
+use super::live::{
+    Address, Bucket, DbInstance, EncryptionRule, Instance, InternetGateway, LiveResources,
+    NatGateway, Observed, PublicAccessBlock, Queue, Route, RouteTable, RuleSource, SecurityGroup,
+    SecurityGroupRule, Subnet, Vpc,
+};
+
+/// Filter values per call: EC2 and RDS accept up to 200.
+const FILTER_CHUNK: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct SdkLiveResources {
+    ec2: aws_sdk_ec2::Client,
+    rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl SdkLiveResources {
+    pub fn new(clients: &super::AwsClients) -> Self {
+        SdkLiveResources {
+            ec2: clients.ec2.clone(),
+            rds: clients.rds.clone(),
+            s3: clients.s3.clone(),
+            sqs: clients.sqs.clone(),
+        }
+    }
+}
+
+fn ec2_filter(name: &str, values: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.to_vec()))
+        .build()
+}
+
+fn owned(value: Option<&str>) -> Option<String> {
+    value.map(str::to_owned)
+}
+
+/// Waits for every task; the first failure wins (the others are dropped with the set).
+async fn join_all<T: Send + 'static>(
+    mut tasks: JoinSet<Result<T, AwsError>>,
+    operation: &'static str,
+) -> Result<Vec<T>, AwsError> {
+    let mut found = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.map_err(|err| AwsError::MalformedResponse {
+            operation,
+            stack: None,
+            message: format!("task failed: {err}"),
+        })?;
+        found.push(result?);
+    }
+    Ok(found)
+}
+
+/// Every item of a paginated EC2 describe call with `ids` as the filter `$filter` (in chunks), each page's items
+/// taken by `$items`. A macro because every describe operation has its own builder and paginator types.
+macro_rules! describe_filtered {
+    ($client:expr, $operation:literal, $method:ident . $filters:ident ($filter:literal), $ids:expr,
+     |$page:ident| $items:expr) => {{
+        let call = Call::new($operation);
+        let mut found = Vec::new();
+        for chunk in $ids.chunks(FILTER_CHUNK) {
+            let mut pages = $client
+                .$method()
+                .$filters(ec2_filter($filter, chunk))
+                .into_paginator()
+                .send();
+            while let Some($page) = pages.next().await {
+                let $page = $page.map_err(|err| classify(call, err))?;
+                found.extend($items);
+            }
+        }
+        found
+    }};
+}
+
+impl LiveResources for SdkLiveResources {
+    async fn vpcs(&self, ids: &[String]) -> Result<Vec<Vpc>, AwsError> {
+        let described = describe_filtered!(
+            self.ec2,
+            "DescribeVpcs",
+            describe_vpcs.filters("vpc-id"),
+            ids,
+            |page| page.vpcs().iter().cloned()
+        );
+        // DNS settings are VPC attributes, one call per attribute and VPC; read them concurrently.
+        let mut tasks = JoinSet::new();
+        for vpc in described {
+            let client = self.ec2.clone();
+            tasks.spawn(async move {
+                let id = vpc.vpc_id().unwrap_or_default().to_owned();
+                let (dns_support, dns_hostnames) = tokio::try_join!(
+                    vpc_attribute(&client, &id, VpcAttributeName::EnableDnsSupport),
+                    vpc_attribute(&client, &id, VpcAttributeName::EnableDnsHostnames),
+                )?;
+                Ok(Vpc {
+                    cidr_block: owned(vpc.cidr_block()),
+                    state: vpc.state().map(|s| s.as_str().to_owned()),
+                    id,
+                    dns_support,
+                    dns_hostnames,
+                })
+            });
+        }
+        join_all(tasks, "DescribeVpcAttribute").await
+    }
+
+    async fn subnets(&self, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeSubnets",
+            describe_subnets.filters("subnet-id"),
+            ids,
+            |page| page.subnets().iter().map(|subnet| Subnet {
+                id: subnet.subnet_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(subnet.vpc_id()),
+                cidr_block: owned(subnet.cidr_block()),
+                availability_zone: owned(subnet.availability_zone()),
+                map_public_ip_on_launch: subnet.map_public_ip_on_launch(),
+            })
+        ))
+    }
+
+    async fn route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeRouteTables",
+            describe_route_tables.filters("route-table-id"),
+            ids,
+            |page| page.route_tables().iter().map(|table| RouteTable {
+                id: table.route_table_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(table.vpc_id()),
+                routes: table.routes().iter().map(route).collect(),
+            })
+        ))
+    }
+
+    async fn internet_gateways(&self, ids: &[String]) -> Result<Vec<InternetGateway>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeInternetGateways",
+            describe_internet_gateways.filters("internet-gateway-id"),
+            ids,
+            |page| page.internet_gateways().iter().map(|gateway| {
+                InternetGateway {
+                    id: gateway.internet_gateway_id().unwrap_or_default().to_owned(),
+                    attached_vpcs: gateway
+                        .attachments()
+                        .iter()
+                        .filter(|a| {
+                            matches!(
+                                a.state().map(|s| s.as_str()),
+                                Some("available" | "attached")
+                            )
+                        })
+                        .filter_map(|a| owned(a.vpc_id()))
+                        .collect(),
+                }
+            })
+        ))
+    }
+
+    async fn nat_gateways(&self, ids: &[String]) -> Result<Vec<NatGateway>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeNatGateways",
+            describe_nat_gateways.filter("nat-gateway-id"),
+            ids,
+            |page| page.nat_gateways().iter().map(|nat| {
+                let addresses = nat.nat_gateway_addresses();
+                NatGateway {
+                    id: nat.nat_gateway_id().unwrap_or_default().to_owned(),
+                    state: nat.state().map(|s| s.as_str().to_owned()),
+                    subnet_id: owned(nat.subnet_id()),
+                    allocation_ids: addresses
+                        .iter()
+                        .filter_map(|a| owned(a.allocation_id()))
+                        .collect(),
+                    public_ips: addresses
+                        .iter()
+                        .filter_map(|a| owned(a.public_ip()))
+                        .collect(),
+                }
+            })
+        ))
+    }
+
+    async fn addresses(&self, ids: &[String]) -> Result<Vec<Address>, AwsError> {
+        let call = Call::new("DescribeAddresses");
+        let (allocations, ips): (Vec<String>, Vec<String>) = ids
+            .iter()
+            .cloned()
+            .partition(|id| id.starts_with("eipalloc-"));
+        let mut found = Vec::new();
+        for (filter, values) in [("allocation-id", allocations), ("public-ip", ips)] {
+            for chunk in values.chunks(FILTER_CHUNK) {
+                // DescribeAddresses is not paginated.
+                let output = self
+                    .ec2
+                    .describe_addresses()
+                    .filters(ec2_filter(filter, chunk))
+                    .send()
+                    .await
+                    .map_err(|err| classify(call, err))?;
+                found.extend(output.addresses().iter().map(|address| Address {
+                    public_ip: owned(address.public_ip()),
+                    allocation_id: owned(address.allocation_id()),
+                    instance_id: owned(address.instance_id()),
+                    domain: address.domain().map(|d| d.as_str().to_owned()),
+                }));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeSecurityGroups",
+            describe_security_groups.filters("group-id"),
+            ids,
+            |page| page.security_groups().iter().map(|group| SecurityGroup {
+                id: group.group_id().unwrap_or_default().to_owned(),
+                vpc_id: owned(group.vpc_id()),
+                ingress: rules(group.ip_permissions()),
+                egress: rules(group.ip_permissions_egress()),
+            })
+        ))
+    }
+
+    async fn instances(&self, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeInstances",
+            describe_instances.filters("instance-id"),
+            ids,
+            |page| page
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances().iter().map(instance))
+                .collect::<Vec<_>>()
+        ))
+    }
+
+    async fn db_instances(&self, identifiers: &[String]) -> Result<Vec<DbInstance>, AwsError> {
+        let call = Call::new("DescribeDBInstances");
+        let mut found = Vec::new();
+        for chunk in identifiers.chunks(FILTER_CHUNK) {
+            let filter = aws_sdk_rds::types::Filter::builder()
+                .name("db-instance-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            let mut pages = self
+                .rds
+                .describe_db_instances()
+                .filters(filter)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|err| classify(call, err))?;
+                found.extend(page.db_instances().iter().map(db_instance));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn buckets(&self, names: &[String]) -> Result<Vec<Bucket>, AwsError> {
+        read_each(&self.s3, names, "HeadBucket", |client, name| async move {
+            bucket(&client, name).await
+        })
+        .await
+    }
+
+    async fn queues(&self, urls: &[String]) -> Result<Vec<Queue>, AwsError> {
+        read_each(
+            &self.sqs,
+            urls,
+            "GetQueueAttributes",
+            |client, url| async move { queue(&client, url).await },
+        )
+        .await
+    }
+}
+
+/// Reads every item concurrently (S3 and SQS have no batch reads); items `read` finds missing are left out.
+async fn read_each<C, T, F, Fut>(
+    client: &C,
+    items: &[String],
+    operation: &'static str,
+    read: F,
+) -> Result<Vec<T>, AwsError>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+    F: Fn(C, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, AwsError>> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for item in items {
+        tasks.spawn(read(client.clone(), item.clone()));
+    }
+    Ok(join_all(tasks, operation)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+async fn vpc_attribute(
+    client: &aws_sdk_ec2::Client,
+    vpc_id: &str,
+    attribute: VpcAttributeName,
+) -> Result<Option<bool>, AwsError> {
+    let call = Call::new("DescribeVpcAttribute");
+    let output = client
+        .describe_vpc_attribute()
+        .vpc_id(vpc_id)
+        .attribute(attribute.clone())
+        .send()
+        .await
+        .map_err(|err| classify(call, err))?;
+    let value = match attribute {
+        VpcAttributeName::EnableDnsHostnames => output.enable_dns_hostnames(),
+        _ => output.enable_dns_support(),
+    };
+    Ok(value.and_then(|v| v.value()))
+}
+
+fn route(route: &ec2::Route) -> Route {
+    let destination = route
+        .destination_cidr_block()
+        .or(route.destination_ipv6_cidr_block())
+        .or(route.destination_prefix_list_id())
+        .unwrap_or_default()
+        .to_owned();
+    let target = route
+        .nat_gateway_id()
+        .or(route.gateway_id())
+        .or(route.instance_id())
+        .or(route.network_interface_id())
+        .or(route.transit_gateway_id())
+        .or(route.vpc_peering_connection_id())
+        .or(route.egress_only_internet_gateway_id());
+    Route {
+        destination,
+        target: owned(target),
+        state: route.state().map(|s| s.as_str().to_owned()),
+    }
+}
+
+/// Flattens EC2's permissions (one protocol/port pair, many sources) into one rule per source.
+fn rules(permissions: &[ec2::IpPermission]) -> Vec<SecurityGroupRule> {
+    let mut rules = Vec::new();
+    for permission in permissions {
+        let sources = permission
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip().map(|c| RuleSource::Ipv4(c.to_owned())))
+            .chain(
+                permission
+                    .ipv6_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ipv6().map(|c| RuleSource::Ipv6(c.to_owned()))),
+            )
+            .chain(
+                permission
+                    .user_id_group_pairs()
+                    .iter()
+                    .filter_map(|p| p.group_id().map(|g| RuleSource::Group(g.to_owned()))),
+            )
+            .chain(permission.prefix_list_ids().iter().filter_map(|p| {
+                p.prefix_list_id()
+                    .map(|id| RuleSource::PrefixList(id.to_owned()))
+            }));
+        for source in sources {
+            rules.push(SecurityGroupRule {
+                protocol: permission.ip_protocol().unwrap_or("-1").to_owned(),
+                from_port: permission.from_port(),
+                to_port: permission.to_port(),
+                source,
+            });
+        }
+    }
+    rules
+}
+
+fn instance(instance: &ec2::Instance) -> Instance {
+    Instance {
+        id: instance.instance_id().unwrap_or_default().to_owned(),
+        state: instance
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_owned()),
+        instance_type: instance.instance_type().map(|t| t.as_str().to_owned()),
+        image_id: owned(instance.image_id()),
+        subnet_id: owned(instance.subnet_id()),
+        security_group_ids: instance
+            .security_groups()
+            .iter()
+            .filter_map(|g| owned(g.group_id()))
+            .collect(),
+        http_tokens: instance
+            .metadata_options()
+            .and_then(|m| m.http_tokens())
+            .map(|t| t.as_str().to_owned()),
+        public_ip: owned(instance.public_ip_address()),
+    }
+}
+
+fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> DbInstance {
+    DbInstance {
+        identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
+        status: owned(db.db_instance_status()),
+        class: owned(db.db_instance_class()),
+        engine: owned(db.engine()),
+        engine_version: owned(db.engine_version()),
+        allocated_storage: db.allocated_storage(),
+        storage_type: owned(db.storage_type()),
+        storage_encrypted: db.storage_encrypted(),
+        multi_az: db.multi_az(),
+        publicly_accessible: db.publicly_accessible(),
+        backup_retention_period: db.backup_retention_period(),
+        deletion_protection: db.deletion_protection(),
+        replica_source: owned(db.read_replica_source_db_instance_identifier()),
+        vpc_security_group_ids: db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| owned(g.vpc_security_group_id()))
+            .collect(),
+        port: db.endpoint().and_then(|e| e.port()),
+        master_user_secret_arn: db.master_user_secret().and_then(|s| owned(s.secret_arn())),
+        endpoint_address: db.endpoint().and_then(|e| owned(e.address())),
+    }
+}
+
+/// Unreadable rather than fatal: the endpoint answered, but not with something this check can use.
+fn unreadable<T>(err: AwsError) -> Result<Observed<T>, AwsError> {
+    match err {
+        AwsError::MalformedResponse { operation, .. }
+        | AwsError::Unsupported { operation, .. }
+        | AwsError::AccessDenied { operation, .. } => Ok(Observed::Unreadable {
+            operation,
+            reason: err.to_string(),
+        }),
+        other => Err(other),
+    }
+}
+
+/// A classified error with one of these AWS error codes (S3 has no modelled "not configured" errors).
+fn has_code(err: &AwsError, codes: &[&str]) -> bool {
+    matches!(err, AwsError::Other { code, .. } if codes.contains(&code.as_str()))
+}
+
+/// `None` when the bucket does not exist.
+async fn bucket(client: &aws_sdk_s3::Client, name: String) -> Result<Option<Bucket>, AwsError> {
+    let call = Call::new("HeadBucket");
+    if let Err(err) = client.head_bucket().bucket(&name).send().await {
+        if err
+            .as_service_error()
+            .is_some_and(HeadBucketError::is_not_found)
+        {
+            return Ok(None);
+        }
+        return Err(classify(call, err));
+    }
+    let (encryption, versioning, public_access_block) = tokio::try_join!(
+        bucket_encryption(client, &name),
+        bucket_versioning(client, &name),
+        public_access_block(client, &name),
+    )?;
+    Ok(Some(Bucket {
+        name,
+        encryption,
+        versioning,
+        public_access_block,
+    }))
+}
+
+async fn bucket_encryption(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Observed<Vec<EncryptionRule>>, AwsError> {
+    let call = Call::new("GetBucketEncryption");
+    match client.get_bucket_encryption().bucket(name).send().await {
+        Ok(output) => Ok(Observed::Value(
+            output
+                .server_side_encryption_configuration()
+                .map(|c| c.rules())
+                .unwrap_or_default()
+                .iter()
+                .map(|rule| {
+                    let default = rule.apply_server_side_encryption_by_default();
+                    EncryptionRule {
+                        algorithm: default.map(|d| d.sse_algorithm().as_str().to_owned()),
+                        kms_key_id: default.and_then(|d| owned(d.kms_master_key_id())),
+                        bucket_key_enabled: rule.bucket_key_enabled(),
+                    }
+                })
+                .collect(),
+        )),
+        Err(err) => {
+            let err = classify(call, err);
+            if has_code(&err, &["ServerSideEncryptionConfigurationNotFoundError"]) {
+                Ok(Observed::Value(Vec::new()))
+            } else {
+                unreadable(err)
+            }
+        }
+    }
+}
+
+async fn bucket_versioning(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Observed<Option<String>>, AwsError> {
+    let call = Call::new("GetBucketVersioning");
+    match client.get_bucket_versioning().bucket(name).send().await {
+        Ok(output) => Ok(Observed::Value(
+            output.status().map(|s| s.as_str().to_owned()),
+        )),
+        Err(err) => unreadable(classify(call, err)),
+    }
+}
+
+async fn public_access_block(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Observed<PublicAccessBlock>, AwsError> {
+    let call = Call::new("GetPublicAccessBlock");
+    match client.get_public_access_block().bucket(name).send().await {
+        Ok(output) => {
+            let config = output.public_access_block_configuration();
+            let flag =
+                |f: fn(&aws_sdk_s3::types::PublicAccessBlockConfiguration) -> Option<bool>| {
+                    config.and_then(f).unwrap_or(false)
+                };
+            Ok(Observed::Value(PublicAccessBlock {
+                block_public_acls: flag(|c| c.block_public_acls()),
+                ignore_public_acls: flag(|c| c.ignore_public_acls()),
+                block_public_policy: flag(|c| c.block_public_policy()),
+                restrict_public_buckets: flag(|c| c.restrict_public_buckets()),
+            }))
+        }
+        Err(err) => {
+            let err = classify(call, err);
+            if has_code(&err, &["NoSuchPublicAccessBlockConfiguration"]) {
+                Ok(Observed::Value(PublicAccessBlock::default()))
+            } else {
+                unreadable(err)
+            }
+        }
+    }
+}
+
+/// `None` when the queue does not exist.
+async fn queue(client: &aws_sdk_sqs::Client, url: String) -> Result<Option<Queue>, AwsError> {
+    let call = Call::new("GetQueueAttributes");
+    match client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+    {
+        Ok(output) => Ok(Some(Queue {
+            url,
+            attributes: output
+                .attributes()
+                .map(|attributes| {
+                    attributes
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
+        })),
+        Err(err) => {
+            if err
+                .as_service_error()
+                .is_some_and(GetQueueAttributesError::is_queue_does_not_exist)
+            {
+                return Ok(None);
+            }
+            let err = classify(call, err);
+            // The query-protocol code SQS (and emulators) still send for a missing queue.
+            if has_code(&err, &["AWS.SimpleQueueService.NonExistentQueue"]) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}

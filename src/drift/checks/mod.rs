@@ -1,0 +1,193 @@
+//! One check per resource type: the declared resource (resolved) against its live snapshot.
+//!
+//! A check compares only what is declared (plus the few defaults AWS applies for certain), and skips what it
+//! cannot resolve or read: every reported difference must be real.
+
+mod compute;
+mod database;
+mod network;
+mod security_group;
+mod storage;
+
+use serde_json::Value;
+
+use super::live::{LiveKind, LiveState};
+use super::normalize::{self, Kind};
+use super::resolve::Resolver;
+use super::{Difference, Severity, Source};
+use crate::model::{Resource, Template};
+
+pub use security_group::{SeparateRule, separate_rule};
+
+/// Everything a check may look at.
+pub struct Ctx<'a> {
+    pub logical_id: &'a str,
+    pub physical_id: &'a str,
+    pub resource: &'a Resource,
+    /// The declaring stack's whole template (a launch template the instance names, say).
+    pub template: &'a Template,
+    pub resolver: &'a Resolver<'a>,
+    pub live: &'a LiveState,
+    /// Security group rules declared as resources of their own, environment-wide.
+    pub separate_rules: &'a [SeparateRule],
+}
+
+impl Ctx<'_> {
+    /// A declared property, resolved; `None` when absent or not resolvable.
+    pub fn declared(&self, name: &str) -> Option<Value> {
+        self.resolver.resolve(self.resource.properties.get(name)?)
+    }
+}
+
+/// A property that could not be read from AWS, so was not compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    pub property: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Deleted,
+    Checked {
+        differences: Vec<Difference>,
+        unchecked: Vec<Unchecked>,
+    },
+}
+
+/// Collects the differences of one resource.
+#[derive(Default)]
+pub struct Diffs {
+    differences: Vec<Difference>,
+    unchecked: Vec<Unchecked>,
+}
+
+impl Diffs {
+    /// Compares the declared property `name` (if declared and resolvable) with `actual` (if AWS reported it;
+    /// `Some(Value::Null)` means AWS reports it absent).
+    pub fn property(&mut self, ctx: &Ctx, name: &str, actual: Option<Value>, kind: Kind) {
+        if let Some(expected) = ctx.declared(name) {
+            self.expect(name, expected, actual, kind);
+        }
+    }
+
+    /// Like [`Diffs::property`], with the value AWS applies when the property is not declared.
+    pub fn property_or(
+        &mut self,
+        ctx: &Ctx,
+        name: &str,
+        default: Value,
+        actual: Option<Value>,
+        kind: Kind,
+    ) {
+        let expected = match ctx.resource.properties.get(name) {
+            None => Some(default),
+            Some(_) => ctx.declared(name),
+        };
+        if let Some(expected) = expected {
+            self.expect(name, expected, actual, kind);
+        }
+    }
+
+    /// Compares an explicit expected value at `path`.
+    pub fn expect(&mut self, path: &str, expected: Value, actual: Option<Value>, kind: Kind) {
+        let Some(actual) = actual else {
+            return;
+        };
+        if !normalize::same(kind, &expected, &actual) {
+            let severity = normalize::severity(path, &actual);
+            self.push(path, expected, actual, severity);
+        }
+    }
+
+    pub fn push(&mut self, path: &str, expected: Value, actual: Value, severity: Severity) {
+        self.differences.push(Difference {
+            path: path.to_owned(),
+            expected,
+            actual,
+            severity,
+            source: Source::Live,
+        });
+    }
+
+    pub fn unchecked(&mut self, property: &str, reason: String) {
+        self.unchecked.push(Unchecked {
+            property: property.to_owned(),
+            reason,
+        });
+    }
+
+    pub fn verdict(self) -> Verdict {
+        Verdict::Checked {
+            differences: self.differences,
+            unchecked: self.unchecked,
+        }
+    }
+}
+
+/// Resource types strata has a live check for.
+pub fn is_checked(resource_type: &str) -> bool {
+    LiveKind::of_resource_type(resource_type).is_some()
+        || matches!(
+            resource_type,
+            "AWS::EC2::Route" | "AWS::EC2::VPCGatewayAttachment" | "AWS::EC2::EIPAssociation"
+        )
+}
+
+pub fn check(ctx: &Ctx) -> Verdict {
+    match ctx.resource.resource_type {
+        "AWS::EC2::VPC" => network::vpc(ctx),
+        "AWS::EC2::Subnet" => network::subnet(ctx),
+        "AWS::EC2::RouteTable" => network::route_table(ctx),
+        "AWS::EC2::Route" => network::route(ctx),
+        "AWS::EC2::InternetGateway" => network::internet_gateway(ctx),
+        "AWS::EC2::VPCGatewayAttachment" => network::gateway_attachment(ctx),
+        "AWS::EC2::NatGateway" => network::nat_gateway(ctx),
+        "AWS::EC2::EIP" => network::elastic_ip(ctx),
+        "AWS::EC2::EIPAssociation" => network::eip_association(ctx),
+        "AWS::EC2::SecurityGroup" => security_group::security_group(ctx),
+        "AWS::EC2::Instance" => compute::instance(ctx),
+        "AWS::RDS::DBInstance" => database::db_instance(ctx),
+        "AWS::S3::Bucket" => storage::bucket(ctx),
+        "AWS::SQS::Queue" => storage::queue(ctx),
+        _ => Diffs::default().verdict(),
+    }
+}
+
+/// Live objects a resource refers to beyond its own physical id (the route table a route lives in, the gateway
+/// an attachment names), resolved without any live state.
+pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, String)> {
+    let properties = &resource.properties;
+    let id = |name: &str| {
+        properties
+            .get(name)
+            .and_then(|value| resolver.resolve_string(value))
+    };
+    let wanted: &[(&str, LiveKind)] = match resource.resource_type {
+        "AWS::EC2::Route" => &[
+            ("RouteTableId", LiveKind::RouteTable),
+            ("NatGatewayId", LiveKind::NatGateway),
+        ],
+        "AWS::EC2::VPCGatewayAttachment" => &[("InternetGatewayId", LiveKind::InternetGateway)],
+        "AWS::EC2::EIPAssociation" => &[
+            ("AllocationId", LiveKind::Address),
+            ("EIP", LiveKind::Address),
+        ],
+        "AWS::EC2::SecurityGroupIngress" | "AWS::EC2::SecurityGroupEgress" => {
+            &[("GroupId", LiveKind::SecurityGroup)]
+        }
+        _ => &[],
+    };
+    wanted
+        .iter()
+        .filter_map(|(name, kind)| Some((*kind, id(name)?)))
+        .collect()
+}
+
+/// Text as a JSON value, `null` when absent (AWS has no such value).
+pub fn text_or_null(value: Option<&str>) -> Value {
+    value.map_or(Value::Null, |v| Value::String(v.to_owned()))
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,177 @@
+//! What to read from AWS (ids by resource type, gathered across all checked stacks) and what was read: one
+//! batched call per resource type, all types at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::aws::AwsError;
+use crate::aws::live::{
+    Address, Bucket, DbInstance, Instance, InternetGateway, LiveResources, NatGateway, Queue,
+    RouteTable, SecurityGroup, Subnet, Vpc,
+};
+
+/// The kinds of live object strata reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LiveKind {
+    Vpc,
+    Subnet,
+    RouteTable,
+    InternetGateway,
+    NatGateway,
+    Address,
+    SecurityGroup,
+    Instance,
+    DbInstance,
+    Bucket,
+    Queue,
+}
+
+impl LiveKind {
+    /// The live object a CloudFormation resource type's physical id names, if strata checks that type.
+    pub fn of_resource_type(resource_type: &str) -> Option<LiveKind> {
+        Some(match resource_type {
+            "AWS::EC2::VPC" => LiveKind::Vpc,
+            "AWS::EC2::Subnet" => LiveKind::Subnet,
+            "AWS::EC2::RouteTable" => LiveKind::RouteTable,
+            "AWS::EC2::InternetGateway" => LiveKind::InternetGateway,
+            "AWS::EC2::NatGateway" => LiveKind::NatGateway,
+            "AWS::EC2::EIP" => LiveKind::Address,
+            "AWS::EC2::SecurityGroup" => LiveKind::SecurityGroup,
+            "AWS::EC2::Instance" => LiveKind::Instance,
+            "AWS::RDS::DBInstance" => LiveKind::DbInstance,
+            "AWS::S3::Bucket" => LiveKind::Bucket,
+            "AWS::SQS::Queue" => LiveKind::Queue,
+            _ => return None,
+        })
+    }
+}
+
+/// Ids to read, per kind; sets, so a resource referenced from several places is read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveQuery {
+    ids: BTreeMap<LiveKind, BTreeSet<String>>,
+}
+
+impl LiveQuery {
+    pub fn add(&mut self, kind: LiveKind, id: impl Into<String>) {
+        let id = id.into();
+        if !id.is_empty() {
+            self.ids.entry(kind).or_default().insert(id);
+        }
+    }
+
+    pub fn ids(&self, kind: LiveKind) -> Vec<String> {
+        self.ids
+            .get(&kind)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.values().all(BTreeSet::is_empty)
+    }
+}
+
+/// Everything read, keyed by id. An id asked for and absent here does not exist.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveState {
+    pub vpcs: BTreeMap<String, Vpc>,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+    pub internet_gateways: BTreeMap<String, InternetGateway>,
+    pub nat_gateways: BTreeMap<String, NatGateway>,
+    pub addresses: Vec<Address>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub instances: BTreeMap<String, Instance>,
+    /// Keyed by lower-case identifier (RDS identifiers are case-insensitive).
+    pub db_instances: BTreeMap<String, DbInstance>,
+    pub buckets: BTreeMap<String, Bucket>,
+    pub queues: BTreeMap<String, Queue>,
+}
+
+impl LiveState {
+    /// An Elastic IP by public IP or allocation id (CloudFormation uses either as its physical id).
+    pub fn address(&self, id: &str) -> Option<&Address> {
+        self.addresses
+            .iter()
+            .find(|a| a.public_ip.as_deref() == Some(id) || a.allocation_id.as_deref() == Some(id))
+    }
+
+    pub fn db_instance(&self, identifier: &str) -> Option<&DbInstance> {
+        self.db_instances.get(&identifier.to_ascii_lowercase())
+    }
+}
+
+fn keyed<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, T> {
+    items.into_iter().map(|item| (key(&item), item)).collect()
+}
+
+/// Reads everything `query` names: every resource type concurrently, one batched call (set) per type.
+pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveState, AwsError> {
+    let ids = |kind| query.ids(kind);
+    let (vpc_ids, subnet_ids, table_ids, gateway_ids, nat_ids, address_ids) = (
+        ids(LiveKind::Vpc),
+        ids(LiveKind::Subnet),
+        ids(LiveKind::RouteTable),
+        ids(LiveKind::InternetGateway),
+        ids(LiveKind::NatGateway),
+        ids(LiveKind::Address),
+    );
+    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls) = (
+        ids(LiveKind::SecurityGroup),
+        ids(LiveKind::Instance),
+        ids(LiveKind::DbInstance),
+        ids(LiveKind::Bucket),
+        ids(LiveKind::Queue),
+    );
+    let (
+        vpcs,
+        subnets,
+        route_tables,
+        internet_gateways,
+        nat_gateways,
+        addresses,
+        security_groups,
+        instances,
+        db_instances,
+        buckets,
+        queues,
+    ) = tokio::try_join!(
+        skip_empty(&vpc_ids, |ids| live.vpcs(ids)),
+        skip_empty(&subnet_ids, |ids| live.subnets(ids)),
+        skip_empty(&table_ids, |ids| live.route_tables(ids)),
+        skip_empty(&gateway_ids, |ids| live.internet_gateways(ids)),
+        skip_empty(&nat_ids, |ids| live.nat_gateways(ids)),
+        skip_empty(&address_ids, |ids| live.addresses(ids)),
+        skip_empty(&group_ids, |ids| live.security_groups(ids)),
+        skip_empty(&instance_ids, |ids| live.instances(ids)),
+        skip_empty(&db_ids, |ids| live.db_instances(ids)),
+        skip_empty(&bucket_names, |ids| live.buckets(ids)),
+        skip_empty(&queue_urls, |ids| live.queues(ids)),
+    )?;
+    Ok(LiveState {
+        vpcs: keyed(vpcs, |v| v.id.clone()),
+        subnets: keyed(subnets, |s| s.id.clone()),
+        route_tables: keyed(route_tables, |t| t.id.clone()),
+        internet_gateways: keyed(internet_gateways, |g| g.id.clone()),
+        nat_gateways: keyed(nat_gateways, |n| n.id.clone()),
+        addresses,
+        security_groups: keyed(security_groups, |g| g.id.clone()),
+        instances: keyed(instances, |i| i.id.clone()),
+        db_instances: keyed(db_instances, |d| d.identifier.to_ascii_lowercase()),
+        buckets: keyed(buckets, |b| b.name.clone()),
+        queues: keyed(queues, |q| q.url.clone()),
+    })
+}
+
+/// No call at all for a type with no ids (an empty filter would match everything).
+async fn skip_empty<'a, T, F, Fut>(ids: &'a [String], call: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnOnce(&'a [String]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
+{
+    if ids.is_empty() {
+        Ok(Vec::new())
+    } else {
+        call(ids).await
+    }
+}

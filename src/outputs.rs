@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::rds::DatabaseSecrets;
+use crate::aws::live::LiveResources;
 use crate::error::Error;
 use crate::project::RenderedEnvironment;
 
@@ -44,9 +44,9 @@ pub fn secret_output_name(logical_id: &str) -> String {
     format!("{logical_id}MasterUserSecretArn")
 }
 
-pub async fn collect<C: CloudFormation, D: DatabaseSecrets>(
+pub async fn collect<C: CloudFormation, L: LiveResources>(
     cloudformation: &C,
-    secrets: &D,
+    live: &L,
     rendered: &RenderedEnvironment,
 ) -> Result<EnvironmentOutputs, Error> {
     let mut stacks = Vec::new();
@@ -90,13 +90,24 @@ pub async fn collect<C: CloudFormation, D: DatabaseSecrets>(
             let resources = cloudformation
                 .list_stack_resources(&stack.stack_name)
                 .await?;
-            for logical_id in managed {
-                let physical = resources
+            let physical: BTreeMap<&str, String> = managed
+                .iter()
+                .filter_map(|logical_id| {
+                    resources
+                        .iter()
+                        .find(|r| &r.logical_id == *logical_id)
+                        .and_then(|r| r.physical_id.clone())
+                        .map(|id| (logical_id.as_str(), id))
+                })
+                .collect();
+            let identifiers: Vec<String> = physical.values().cloned().collect();
+            let instances = live.db_instances(&identifiers).await?;
+            for (logical_id, identifier) in &physical {
+                let arn = instances
                     .iter()
-                    .find(|r| &r.logical_id == logical_id)
-                    .and_then(|r| r.physical_id.as_deref());
-                let Some(physical) = physical else { continue };
-                if let Some(arn) = secrets.master_user_secret_arn(physical).await? {
+                    .find(|db| &db.identifier == identifier)
+                    .and_then(|db| db.master_user_secret_arn.clone());
+                if let Some(arn) = arn {
                     outputs.insert(
                         secret_output_name(logical_id),
                         OutputValue {

@@ -10,11 +10,9 @@ pub mod drift_detection_sdk;
 pub mod error;
 pub mod live;
 pub mod live_sdk;
-pub mod rds;
 
 pub use account::caller_account;
 pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
 pub use cloudformation_sdk::SdkCloudFormation;
 pub use error::AwsError;
-pub use rds::{DatabaseSecrets, SdkRds};

@@ -1,6 +1,7 @@
 use clap::Args;
 
-use crate::aws::{SdkCloudFormation, SdkRds};
+use crate::aws::SdkCloudFormation;
+use crate::aws::live_sdk::SdkLiveResources;
 use crate::cli::{AwsOptions, Console, connect, runtime, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
@@ -26,8 +27,8 @@ pub fn run(
     let outputs = runtime()?.block_on(async {
         let clients = connect(&rendered.environment, aws).await?;
         let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-        let rds = SdkRds::new(clients.rds.clone());
-        crate::outputs::collect(&cloudformation, &rds, &rendered).await
+        let live = SdkLiveResources::new(&clients);
+        crate::outputs::collect(&cloudformation, &live, &rendered).await
     })?;
     let text = if args.json {
         crate::report::json("outputs", &outputs)?

@@ -12,7 +12,7 @@ use crate::aws::cloudformation::{CloudFormation, WaitPolicy};
 use crate::error::Error;
 use crate::project::RenderedEnvironment;
 use crate::watch::events::root_causes;
-use crate::watch::{Operation, Progress, ProgressEvent, newest_event_id, watch};
+use crate::watch::{Operation, Progress, ProgressEvent, follow};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DestroyPlan {
@@ -163,20 +163,16 @@ pub async fn execute<C: CloudFormation>(
             resources: stack.resources,
         });
         // Follow the delete by stack id: by name, the stack vanishes before its last events.
-        let after = newest_event_id(cloudformation, &stack.stack_id).await?;
-        cloudformation
-            .delete_stack(&stack.stack_id)
-            .await
-            .map_err(|err| failed(err.to_string()))?;
-        let watched = watch(
+        let watched = follow(
             cloudformation,
             &stack.stack_id,
             &stack.stack_name,
-            after,
             progress,
             wait,
+            || cloudformation.delete_stack(&stack.stack_id),
         )
-        .await?;
+        .await
+        .map_err(|err| failed(err.to_string()))?;
         let status = watched
             .stack
             .as_ref()

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::plan::{StackAction, StackPlan, template_body};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use crate::watch::events::{rollback_failures, root_causes};
-use crate::watch::{Operation, Progress, ProgressEvent, Watched, newest_event_id, watch};
+use crate::watch::{Operation, Progress, ProgressEvent, Watched, follow};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
@@ -375,20 +375,24 @@ async fn create<C: CloudFormation>(
     }
     let template_body =
         template_body(rendered).map_err(|err| stack_cause(name, "CreateStack", err.to_string()))?;
-    cloudformation
-        .create_stack(&CreateStackRequest {
-            stack: name.clone(),
-            template_body,
-            parameters: BTreeMap::new(),
-            tags: tags.clone(),
-            capabilities: vec![Capability::Iam],
-            termination_protection: options.termination_protection,
-        })
-        .await
-        .map_err(&failed)?;
-    watch(cloudformation, name, name, None, progress, options.wait)
-        .await
-        .map_err(&failed)
+    let request = CreateStackRequest {
+        stack: name.clone(),
+        template_body,
+        parameters: BTreeMap::new(),
+        tags: tags.clone(),
+        capabilities: vec![Capability::Iam],
+        termination_protection: options.termination_protection,
+    };
+    follow(
+        cloudformation,
+        name,
+        name,
+        progress,
+        options.wait,
+        || async { cloudformation.create_stack(&request).await.map(drop) },
+    )
+    .await
+    .map_err(&failed)
 }
 
 /// Deletes a stack that holds no resources (a failed first creation, or a change-set shell) so it
@@ -406,15 +410,13 @@ async fn delete_leftover<C: CloudFormation>(
             leftover.status
         ),
     });
-    let after = newest_event_id(cloudformation, &leftover.id).await?;
-    cloudformation.delete_stack(&leftover.id).await?;
-    let watched = watch(
+    let watched = follow(
         cloudformation,
         &leftover.id,
         &leftover.name,
-        after,
         progress,
         wait,
+        || cloudformation.delete_stack(&leftover.id),
     )
     .await?;
     Ok(watched.stack.is_some().then_some(watched))
@@ -435,16 +437,11 @@ async fn update<C: CloudFormation>(
             "the plan has no change set for this update; plan again".to_owned(),
         )
     })?;
-    let after = newest_event_id(cloudformation, name)
-        .await
-        .map_err(&failed)?;
-    cloudformation
-        .execute_change_set(name, change_set)
-        .await
-        .map_err(&failed)?;
-    watch(cloudformation, name, name, after, progress, options.wait)
-        .await
-        .map_err(&failed)
+    follow(cloudformation, name, name, progress, options.wait, || {
+        cloudformation.execute_change_set(name, change_set)
+    })
+    .await
+    .map_err(&failed)
 }
 
 /// Turns termination protection on where it is off; a stack that cannot be protected fails the apply.

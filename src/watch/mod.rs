@@ -90,6 +90,26 @@ pub async fn newest_event_id<C: CloudFormation>(
     }
 }
 
+/// Starts an operation on `stack` with `start` and follows it to its end, reading only the events
+/// that come after the start.
+pub async fn follow<C, F, Fut>(
+    cloudformation: &C,
+    stack: &str,
+    label: &str,
+    progress: &dyn Progress,
+    policy: WaitPolicy,
+    start: F,
+) -> Result<Watched, AwsError>
+where
+    C: CloudFormation,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let after = newest_event_id(cloudformation, stack).await?;
+    start().await?;
+    watch(cloudformation, stack, label, after, progress, policy).await
+}
+
 /// Polls `stack` (a name, or the stack id to follow a delete to its end) until no operation runs
 /// on it, reporting each new event under `label`.
 pub async fn watch<C: CloudFormation>(

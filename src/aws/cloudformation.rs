@@ -332,9 +332,45 @@ impl WaitPolicy {
         max_delay: Duration::from_secs(10),
         max_wait: Duration::from_secs(90 * 60),
     };
+}
 
-    fn next_delay(&self, delay: Duration) -> Duration {
-        (delay * 2).min(self.max_delay)
+/// One wait under a [`WaitPolicy`]: doubles the pause between polls up to the maximum and gives up
+/// once the next pause would pass the limit.
+pub struct Poller {
+    policy: WaitPolicy,
+    started: Instant,
+    delay: Duration,
+}
+
+impl Poller {
+    pub fn new(policy: WaitPolicy) -> Self {
+        Poller {
+            policy,
+            started: Instant::now(),
+            delay: policy.first_delay,
+        }
+    }
+
+    /// Sleeps before the next poll, or fails with what was awaited and the last status seen.
+    pub async fn pause(
+        &mut self,
+        operation: &'static str,
+        stack: &str,
+        what: impl FnOnce() -> String,
+        last_status: &str,
+    ) -> Result<(), AwsError> {
+        if self.started.elapsed() + self.delay > self.policy.max_wait {
+            return Err(AwsError::WaitTimedOut {
+                operation,
+                stack: Some(stack.to_owned()),
+                what: what(),
+                waited: self.started.elapsed(),
+                last_status: last_status.to_owned(),
+            });
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(self.policy.max_delay);
+        Ok(())
     }
 }
 
@@ -345,8 +381,7 @@ pub async fn wait_for_change_set<C: CloudFormation + ?Sized>(
     change_set: &str,
     policy: WaitPolicy,
 ) -> Result<ChangeSetOutcome, AwsError> {
-    let started = Instant::now();
-    let mut delay = policy.first_delay;
+    let mut poller = Poller::new(policy);
     loop {
         let description = cfn.describe_change_set(stack, change_set).await?;
         match description.status.as_str() {
@@ -372,17 +407,14 @@ pub async fn wait_for_change_set<C: CloudFormation + ?Sized>(
                 });
             }
         }
-        if started.elapsed() + delay > policy.max_wait {
-            return Err(AwsError::WaitTimedOut {
-                operation: "DescribeChangeSet",
-                stack: Some(stack.to_owned()),
-                what: format!("change set `{change_set}` to be created"),
-                waited: started.elapsed(),
-                last_status: description.status,
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = policy.next_delay(delay);
+        poller
+            .pause(
+                "DescribeChangeSet",
+                stack,
+                || format!("change set `{change_set}` to be created"),
+                &description.status,
+            )
+            .await?;
     }
 }
 
@@ -398,8 +430,7 @@ pub async fn wait_for_stack<C: CloudFormation + ?Sized>(
     stack: &str,
     policy: WaitPolicy,
 ) -> Result<Option<StackDescription>, AwsError> {
-    let started = Instant::now();
-    let mut delay = policy.first_delay;
+    let mut poller = Poller::new(policy);
     loop {
         let Some(description) = cfn.describe_stack(stack).await? else {
             return Ok(None);
@@ -411,18 +442,20 @@ pub async fn wait_for_stack<C: CloudFormation + ?Sized>(
         if !description.status.is_in_progress() {
             return Ok(Some(description));
         }
-        if started.elapsed() + delay > policy.max_wait {
-            return Err(AwsError::WaitTimedOut {
-                operation: "DescribeStacks",
-                stack: Some(stack.to_owned()),
-                what: "the stack operation to finish".to_owned(),
-                waited: started.elapsed(),
-                last_status: description.status.0,
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = policy.next_delay(delay);
+        poller
+            .pause(
+                "DescribeStacks",
+                stack,
+                stack_operation_to_finish,
+                description.status.as_str(),
+            )
+            .await?;
     }
+}
+
+/// What waiting on a stack waits for, as a timeout names it.
+pub fn stack_operation_to_finish() -> String {
+    "the stack operation to finish".to_owned()
 }
 
 /// Parses a template body as CloudFormation returns it: JSON, or YAML (whose short-form intrinsic tags such as

@@ -3,9 +3,8 @@
 //! emulator answers an HTML 500, classified as [`AwsError::Unsupported`]) must not affect the other commands.
 
 use std::future::Future;
-use std::time::Instant;
 
-use super::cloudformation::WaitPolicy;
+use super::cloudformation::{Poller, WaitPolicy};
 use super::error::AwsError;
 
 /// Where a detection run is.
@@ -82,25 +81,21 @@ pub async fn detect_drift<D: DriftDetection + ?Sized>(
     policy: WaitPolicy,
 ) -> Result<DetectionResult, AwsError> {
     let id = detection.detect_stack_drift(stack).await?;
-    let started = Instant::now();
-    let mut delay = policy.first_delay;
+    let mut poller = Poller::new(policy);
     let failure = loop {
         match detection.drift_detection_status(stack, &id).await? {
             DetectionStatus::Complete => break None,
             DetectionStatus::Failed { reason } => break Some(reason),
             DetectionStatus::InProgress => {}
         }
-        if started.elapsed() + delay > policy.max_wait {
-            return Err(AwsError::WaitTimedOut {
-                operation: "DescribeStackDriftDetectionStatus",
-                stack: Some(stack.to_owned()),
-                what: "drift detection to finish".to_owned(),
-                waited: started.elapsed(),
-                last_status: "DETECTION_IN_PROGRESS".to_owned(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(policy.max_delay);
+        poller
+            .pause(
+                "DescribeStackDriftDetectionStatus",
+                stack,
+                || "drift detection to finish".to_owned(),
+                "DETECTION_IN_PROGRESS",
+            )
+            .await?;
     };
     Ok(DetectionResult {
         resources: detection.drifted_resources(stack).await?,

@@ -4,12 +4,14 @@
 
 pub mod events;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::aws::AwsError;
-use crate::aws::cloudformation::{CloudFormation, StackDescription, StackEvent, WaitPolicy};
+use crate::aws::cloudformation::{
+    CloudFormation, Poller, StackDescription, StackEvent, WaitPolicy, stack_operation_to_finish,
+};
 
 /// What a stack is going through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,8 +122,7 @@ pub async fn watch<C: CloudFormation>(
     progress: &dyn Progress,
     policy: WaitPolicy,
 ) -> Result<Watched, AwsError> {
-    let started = Instant::now();
-    let mut delay = policy.first_delay;
+    let mut poller = Poller::new(policy);
     let mut last_seen = after_event;
     let mut events = Vec::new();
     loop {
@@ -152,19 +153,16 @@ pub async fn watch<C: CloudFormation>(
                 });
             }
             Some(description) => {
-                if started.elapsed() + delay > policy.max_wait {
-                    return Err(AwsError::WaitTimedOut {
-                        operation: "DescribeStacks",
-                        stack: Some(stack.to_owned()),
-                        what: "the stack operation to finish".to_owned(),
-                        waited: started.elapsed(),
-                        last_status: description.status.0,
-                    });
-                }
+                poller
+                    .pause(
+                        "DescribeStacks",
+                        stack,
+                        stack_operation_to_finish,
+                        description.status.as_str(),
+                    )
+                    .await?;
             }
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(policy.max_delay);
     }
 }
 

@@ -37,7 +37,7 @@ pub fn instance(ctx: &Ctx) -> Verdict {
     let mut diffs = Diffs::default();
     // CloudFormation leaves an instance running; `pending` is on its way there.
     if !state.is_empty() && state != "pending" {
-        diffs.expect("State", json!("running"), Some(json!(state)), Kind::Text);
+        diffs.compare("State", json!("running"), Some(json!(state)), Kind::Text);
     }
     let text = |value: &Option<String>| value.clone().map(Value::String);
     for (name, actual) in [
@@ -45,7 +45,7 @@ pub fn instance(ctx: &Ctx) -> Verdict {
         ("ImageId", text(&instance.image_id)),
     ] {
         if let Some(expected) = declared_or_template(ctx, name) {
-            diffs.expect(name, expected, actual, Kind::Text);
+            diffs.compare(name, expected, actual, Kind::Text);
         }
     }
     diffs.property(ctx, "SubnetId", text(&instance.subnet_id), Kind::Text);
@@ -59,7 +59,7 @@ pub fn instance(ctx: &Ctx) -> Verdict {
         .and_then(|data| data.get("MetadataOptions")?.get("HttpTokens"))
         .and_then(|tokens| ctx.resolver.resolve(tokens));
     if let Some(expected) = http_tokens {
-        diffs.expect(
+        diffs.compare(
             "MetadataOptions.HttpTokens",
             expected,
             text(&instance.http_tokens),

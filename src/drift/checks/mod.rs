@@ -67,7 +67,7 @@ impl Diffs {
     /// `Some(Value::Null)` means AWS reports it absent).
     pub fn property(&mut self, ctx: &Ctx, name: &str, actual: Option<Value>, kind: Kind) {
         if let Some(expected) = ctx.declared(name) {
-            self.expect(name, expected, actual, kind);
+            self.compare(name, expected, actual, kind);
         }
     }
 
@@ -85,12 +85,12 @@ impl Diffs {
             Some(_) => ctx.declared(name),
         };
         if let Some(expected) = expected {
-            self.expect(name, expected, actual, kind);
+            self.compare(name, expected, actual, kind);
         }
     }
 
     /// Compares an explicit expected value at `path`.
-    pub fn expect(&mut self, path: &str, expected: Value, actual: Option<Value>, kind: Kind) {
+    pub fn compare(&mut self, path: &str, expected: Value, actual: Option<Value>, kind: Kind) {
         let Some(actual) = actual else {
             return;
         };

@@ -109,7 +109,7 @@ pub fn route(ctx: &Ctx) -> Verdict {
         );
     }
     if live.state.as_deref() == Some("blackhole") {
-        diffs.expect(
+        diffs.compare(
             "State",
             json!("active"),
             Some(json!("blackhole")),
@@ -125,7 +125,7 @@ pub fn route(ctx: &Ctx) -> Verdict {
             .nat_gateways
             .get(&nat_id)
             .and_then(|nat| nat.state.clone());
-        diffs.expect(
+        diffs.compare(
             "NatGatewayId.State",
             json!("available"),
             Some(state.map_or(json!("(no such NAT gateway)"), Value::String)),
@@ -153,7 +153,7 @@ pub fn gateway_attachment(ctx: &Ctx) -> Verdict {
         let attached = vpc
             .as_str()
             .and_then(|vpc| gateway.attached_vpcs.iter().find(|a| a.as_str() == vpc));
-        diffs.expect(
+        diffs.compare(
             "VpcId",
             vpc.clone(),
             Some(text_or_null(attached.map(String::as_str))),
@@ -174,7 +174,7 @@ pub fn nat_gateway(ctx: &Ctx) -> Verdict {
     let mut diffs = Diffs::default();
     // `pending` is a NAT gateway on its way to `available`, not drift.
     if state != "pending" {
-        diffs.expect("State", json!("available"), Some(json!(state)), Kind::Text);
+        diffs.compare("State", json!("available"), Some(json!(state)), Kind::Text);
     }
     diffs.property(ctx, "SubnetId", text(&nat.subnet_id), Kind::Text);
     if let Some(Value::String(allocation)) = ctx.declared("AllocationId") {
@@ -183,7 +183,7 @@ pub fn nat_gateway(ctx: &Ctx) -> Verdict {
         } else {
             json!(nat.allocation_ids.join(","))
         };
-        diffs.expect("AllocationId", json!(allocation), Some(actual), Kind::Text);
+        diffs.compare("AllocationId", json!(allocation), Some(actual), Kind::Text);
     }
     diffs.verdict()
 }

@@ -25,7 +25,7 @@ fn versioning(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
         return;
     };
     if let Some(status) = observed(diffs, "versioning", &bucket.versioning) {
-        diffs.expect(
+        diffs.compare(
             "VersioningConfiguration.Status",
             expected,
             Some(status.clone().map_or(Value::Null, Value::String)),
@@ -64,7 +64,7 @@ fn encryption(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
         .and_then(|d| d.get("SSEAlgorithm"))
     {
         let actual = live.and_then(|r| r.algorithm.clone());
-        diffs.expect(
+        diffs.compare(
             "BucketEncryption.SSEAlgorithm",
             algorithm.clone(),
             Some(actual.map_or(Value::Null, Value::String)),
@@ -73,7 +73,7 @@ fn encryption(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
     }
     if let Some(bucket_key) = rule.get("BucketKeyEnabled") {
         let actual = live.and_then(|r| r.bucket_key_enabled);
-        diffs.expect(
+        diffs.compare(
             "BucketEncryption.BucketKeyEnabled",
             bucket_key.clone(),
             actual.map(Value::Bool),
@@ -98,7 +98,7 @@ fn public_access_block(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
     ];
     for (name, flag) in flags {
         if let Some(expected) = declared.get(name) {
-            diffs.expect(
+            diffs.compare(
                 &format!("PublicAccessBlockConfiguration.{name}"),
                 expected.clone(),
                 Some(Value::Bool(flag(live))),

@@ -81,9 +81,74 @@ pub struct Output {
     pub export: Option<String>,
 }
 
+/// A template parameter: a value the stack receives at create/update time instead of carrying it.
+/// Fields follow the CloudFormation `Parameters` section (User Guide, "Parameters syntax").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// `String`, `Number`, `CommaDelimitedList`, an AWS-specific type such as `AWS::EC2::VPC::Id`, or
+    /// an SSM parameter type such as `AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>`.
+    pub parameter_type: String,
+    pub description: String,
+    pub default: Option<String>,
+    /// Masked in DescribeStacks and the console.
+    pub no_echo: bool,
+    pub allowed_pattern: Option<String>,
+}
+
+impl Parameter {
+    pub fn new(parameter_type: impl Into<String>, description: impl Into<String>) -> Self {
+        Parameter {
+            parameter_type: parameter_type.into(),
+            description: description.into(),
+            default: None,
+            no_echo: false,
+            allowed_pattern: None,
+        }
+    }
+
+    pub fn default_value(mut self, value: impl Into<String>) -> Self {
+        self.default = Some(value.into());
+        self
+    }
+
+    pub fn no_echo(mut self) -> Self {
+        self.no_echo = true;
+        self
+    }
+
+    pub fn allowed_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.allowed_pattern = Some(pattern.into());
+        self
+    }
+
+    /// An SSM parameter type (`AWS::SSM::Parameter::Value<...>`): CloudFormation reads the value from
+    /// Systems Manager Parameter Store, by the name given as the parameter's value.
+    pub fn is_ssm_typed(&self) -> bool {
+        self.parameter_type
+            .starts_with("AWS::SSM::Parameter::Value<")
+    }
+
+    fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("Type".into(), json!(self.parameter_type));
+        map.insert("Description".into(), json!(self.description));
+        if let Some(default) = &self.default {
+            map.insert("Default".into(), json!(default));
+        }
+        if self.no_echo {
+            map.insert("NoEcho".into(), json!(true));
+        }
+        if let Some(pattern) = &self.allowed_pattern {
+            map.insert("AllowedPattern".into(), json!(pattern));
+        }
+        Value::Object(map)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Template {
     pub description: String,
+    pub parameters: BTreeMap<String, Parameter>,
     pub resources: BTreeMap<String, Resource>,
     pub outputs: BTreeMap<String, Output>,
 }
@@ -103,13 +168,30 @@ impl Template {
         resource: Resource,
     ) -> Result<(), DuplicateId> {
         let logical_id = logical_id.into();
-        if self.resources.contains_key(&logical_id) {
+        if self.resources.contains_key(&logical_id) || self.parameters.contains_key(&logical_id) {
             return Err(DuplicateId {
                 kind: "resource",
                 name: logical_id,
             });
         }
         self.resources.insert(logical_id, resource);
+        Ok(())
+    }
+
+    /// Declares a parameter; a name may not also be a resource's logical id (they share `Ref`).
+    pub fn parameter(
+        &mut self,
+        name: impl Into<String>,
+        parameter: Parameter,
+    ) -> Result<(), DuplicateId> {
+        let name = name.into();
+        if self.parameters.contains_key(&name) || self.resources.contains_key(&name) {
+            return Err(DuplicateId {
+                kind: "parameter",
+                name,
+            });
+        }
+        self.parameters.insert(name, parameter);
         Ok(())
     }
 
@@ -148,6 +230,14 @@ impl Template {
         let mut template = Map::new();
         template.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
         template.insert("Description".into(), json!(self.description));
+        if !self.parameters.is_empty() {
+            let parameters: Map<String, Value> = self
+                .parameters
+                .iter()
+                .map(|(name, parameter)| (name.clone(), parameter.to_value()))
+                .collect();
+            template.insert("Parameters".into(), Value::Object(parameters));
+        }
         template.insert("Resources".into(), Value::Object(resources));
         if !outputs.is_empty() {
             template.insert("Outputs".into(), Value::Object(outputs));
@@ -190,4 +280,84 @@ fn collect_imports(value: &Value, found: &mut Vec<String>) {
 
 fn is_empty_object(value: &Value) -> bool {
     matches!(value, Value::Object(map) if map.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_without_parameters_renders_no_parameters_section() {
+        let mut template = Template::default();
+        template
+            .add("Queue", Resource::new("AWS::SQS::Queue", json!({})))
+            .unwrap();
+        assert!(template.to_value().get("Parameters").is_none());
+    }
+
+    #[test]
+    fn parameters_render_with_only_the_fields_they_set() {
+        let mut template = Template::default();
+        template
+            .parameter(
+                "BastionImageId",
+                Parameter::new(
+                    "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+                    "Bastion image",
+                )
+                .default_value(
+                    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+                ),
+            )
+            .unwrap();
+        template
+            .parameter(
+                "Token",
+                Parameter::new("String", "A secret")
+                    .no_echo()
+                    .allowed_pattern("[a-z]+"),
+            )
+            .unwrap();
+        let value = crate::render::template_value(&template);
+        assert_eq!(
+            value["Parameters"],
+            json!({
+                "BastionImageId": {
+                    "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+                    "Description": "Bastion image",
+                    "Default": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+                },
+                "Token": {
+                    "Type": "String",
+                    "Description": "A secret",
+                    "NoEcho": true,
+                    "AllowedPattern": "[a-z]+",
+                },
+            })
+        );
+        assert!(template.parameters["BastionImageId"].is_ssm_typed());
+        let text = crate::render::value_to_text("s", &value, crate::render::Format::Yaml).unwrap();
+        let at = |key: &str| text.find(key).unwrap();
+        assert!(at("Description:") < at("Parameters:") && at("Parameters:") < at("Resources:"));
+    }
+
+    #[test]
+    fn a_parameter_may_not_share_a_name_with_a_resource() {
+        let mut template = Template::default();
+        template
+            .add("Thing", Resource::new("AWS::SQS::Queue", json!({})))
+            .unwrap();
+        let err = template
+            .parameter("Thing", Parameter::new("String", "clash"))
+            .unwrap_err();
+        assert_eq!(err.kind, "parameter");
+        template
+            .parameter("Other", Parameter::new("String", "fine"))
+            .unwrap();
+        assert!(
+            template
+                .add("Other", Resource::new("AWS::SQS::Queue", json!({})))
+                .is_err()
+        );
+    }
 }

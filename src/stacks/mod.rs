@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::Environment;
 use crate::diagnostic::Diagnostic;
-use crate::model::{DuplicateId, Output, Resource, Template, intrinsics};
+use crate::model::{DuplicateId, Output, Parameter, Resource, Template, intrinsics};
 use crate::naming;
 
 /// One stack definition file (`stacks/<name>.yaml`) after handlebars has filled in the environment.
@@ -157,6 +157,18 @@ impl StackContext<'_> {
     ) -> Result<(), Diagnostic> {
         template
             .add(id, resource)
+            .map_err(|err| self.duplicate(field, err))
+    }
+
+    pub fn add_parameter(
+        &self,
+        template: &mut Template,
+        field: &str,
+        name: &str,
+        parameter: Parameter,
+    ) -> Result<(), Diagnostic> {
+        template
+            .parameter(name, parameter)
             .map_err(|err| self.duplicate(field, err))
     }
 

@@ -40,7 +40,8 @@ pub struct KeptResource {
     pub logical_id: String,
     pub resource_type: String,
     pub physical_id: Option<String>,
-    /// `Retain` (the resource stays) or `Snapshot` (it is deleted after a final snapshot).
+    /// `Retain` or `RetainExceptOnCreate` (the resource stays) or `Snapshot` (it is deleted after a
+    /// final snapshot).
     pub policy: String,
 }
 

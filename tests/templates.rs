@@ -102,3 +102,41 @@ fn cfn_lint_finds_nothing_in_any_rendered_template() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Every resource of `resource_type` in every shipped environment, as rendered.
+fn rendered_resources(resource_type: &str) -> Vec<(String, serde_json::Value)> {
+    let project = project();
+    let mut found = Vec::new();
+    for env in project.environment_names().expect("environments") {
+        let rendered = project.render(&env).expect("shipped environments render");
+        for stack in &rendered.stacks {
+            let template = stack.template.to_value();
+            for (id, resource) in template["Resources"].as_object().unwrap() {
+                if resource["Type"] == resource_type {
+                    found.push((format!("{env}/{}/{id}", stack.name), resource.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Finding 4 of issue 10. CloudFormation Template Reference, DeletionPolicy attribute:
+/// "RetainExceptOnCreate behaves like Retain for stack operations, except for the stack operation
+/// that initially created the resource. If the stack operation that created the resource is rolled
+/// back, CloudFormation deletes the resource." A named bucket kept by plain `Retain` after its own
+/// failed creation makes the next apply fail with "already exists". UpdateReplacePolicy knows no
+/// RetainExceptOnCreate (Delete, Retain, Snapshot), so a replaced bucket is plainly retained.
+#[test]
+fn buckets_are_kept_unless_their_own_creation_rolls_back() {
+    let buckets = rendered_resources("AWS::S3::Bucket");
+    assert_eq!(
+        buckets.len(),
+        6,
+        "two buckets in each of three environments"
+    );
+    for (id, bucket) in buckets {
+        assert_eq!(bucket["DeletionPolicy"], "RetainExceptOnCreate", "{id}");
+        assert_eq!(bucket["UpdateReplacePolicy"], "Retain", "{id}");
+    }
+}

@@ -6,22 +6,76 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-/// What CloudFormation does with a resource's physical data when the resource is deleted or replaced.
+/// `DeletionPolicy`: what CloudFormation does with a resource's physical data when the resource
+/// leaves the stack (stack deleted, or resource removed from the template).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetainPolicy {
+pub enum DeletionPolicy {
+    Delete,
+    Retain,
+    /// "RetainExceptOnCreate behaves like Retain for stack operations, except for the stack
+    /// operation that initially created the resource. If the stack operation that created the
+    /// resource is rolled back, CloudFormation deletes the resource." (CloudFormation Template
+    /// Reference, DeletionPolicy attribute). A named resource kept after its own failed creation
+    /// would make the next attempt fail with "already exists".
+    RetainExceptOnCreate,
+    Snapshot,
+}
+
+impl DeletionPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionPolicy::Delete => "Delete",
+            DeletionPolicy::Retain => "Retain",
+            DeletionPolicy::RetainExceptOnCreate => "RetainExceptOnCreate",
+            DeletionPolicy::Snapshot => "Snapshot",
+        }
+    }
+}
+
+/// `UpdateReplacePolicy`: what CloudFormation does with the old physical resource when an update
+/// replaces it. It has no `RetainExceptOnCreate` (CloudFormation Template Reference,
+/// UpdateReplacePolicy attribute: Delete, Retain, Snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateReplacePolicy {
     Delete,
     Retain,
     Snapshot,
 }
 
-impl RetainPolicy {
+impl UpdateReplacePolicy {
     pub fn as_str(self) -> &'static str {
         match self {
-            RetainPolicy::Delete => "Delete",
-            RetainPolicy::Retain => "Retain",
-            RetainPolicy::Snapshot => "Snapshot",
+            UpdateReplacePolicy::Delete => "Delete",
+            UpdateReplacePolicy::Retain => "Retain",
+            UpdateReplacePolicy::Snapshot => "Snapshot",
         }
     }
+}
+
+/// Both policies of a stateful resource, always chosen together so neither is left to
+/// CloudFormation's per-type default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub on_delete: DeletionPolicy,
+    pub on_replace: UpdateReplacePolicy,
+}
+
+impl Lifecycle {
+    /// The data goes with the resource (work in flight, replicas that hold nothing of their own).
+    pub const DELETE: Lifecycle = Lifecycle {
+        on_delete: DeletionPolicy::Delete,
+        on_replace: UpdateReplacePolicy::Delete,
+    };
+    /// A final snapshot either way (databases).
+    pub const SNAPSHOT: Lifecycle = Lifecycle {
+        on_delete: DeletionPolicy::Snapshot,
+        on_replace: UpdateReplacePolicy::Snapshot,
+    };
+    /// Kept when deleted or replaced, except when its own creation rolls back (buckets, secrets).
+    pub const KEEP: Lifecycle = Lifecycle {
+        on_delete: DeletionPolicy::RetainExceptOnCreate,
+        on_replace: UpdateReplacePolicy::Retain,
+    };
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +83,8 @@ pub struct Resource {
     pub resource_type: &'static str,
     pub properties: Value,
     pub depends_on: Vec<String>,
-    /// Applied as both `DeletionPolicy` and `UpdateReplacePolicy`: data must survive either way.
-    pub retain: Option<RetainPolicy>,
+    /// `DeletionPolicy` and `UpdateReplacePolicy`.
+    pub lifecycle: Option<Lifecycle>,
 }
 
 impl Resource {
@@ -39,7 +93,7 @@ impl Resource {
             resource_type,
             properties,
             depends_on: Vec::new(),
-            retain: None,
+            lifecycle: None,
         }
     }
 
@@ -48,8 +102,8 @@ impl Resource {
         self
     }
 
-    pub fn retain(mut self, policy: RetainPolicy) -> Self {
-        self.retain = Some(policy);
+    pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
+        self.lifecycle = Some(lifecycle);
         self
     }
 
@@ -65,9 +119,12 @@ impl Resource {
             ids.dedup();
             map.insert("DependsOn".into(), json!(ids));
         }
-        if let Some(policy) = self.retain {
-            map.insert("DeletionPolicy".into(), json!(policy.as_str()));
-            map.insert("UpdateReplacePolicy".into(), json!(policy.as_str()));
+        if let Some(lifecycle) = self.lifecycle {
+            map.insert("DeletionPolicy".into(), json!(lifecycle.on_delete.as_str()));
+            map.insert(
+                "UpdateReplacePolicy".into(),
+                json!(lifecycle.on_replace.as_str()),
+            );
         }
         Value::Object(map)
     }
@@ -358,6 +415,18 @@ mod tests {
             template
                 .add("Other", Resource::new("AWS::SQS::Queue", json!({})))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn deletion_and_update_replace_policies_are_rendered_separately() {
+        let bucket = Resource::new("AWS::S3::Bucket", json!({})).lifecycle(Lifecycle::KEEP);
+        let value = bucket.to_value();
+        assert_eq!(value["DeletionPolicy"], "RetainExceptOnCreate");
+        assert_eq!(value["UpdateReplacePolicy"], "Retain");
+        let queue = Resource::new("AWS::SQS::Queue", json!({})).to_value();
+        assert!(
+            queue.get("DeletionPolicy").is_none() && queue.get("UpdateReplacePolicy").is_none()
         );
     }
 }

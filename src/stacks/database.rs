@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, join, reference};
-use crate::model::{Resource, RetainPolicy, Template};
+use crate::model::{Lifecycle, Resource, Template};
 use crate::stacks::{StackContext, network};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,7 +103,7 @@ pub fn build(
                 "Tags": ctx.tags(Some("primary")),
             }),
         )
-        .retain(RetainPolicy::Snapshot),
+        .lifecycle(Lifecycle::SNAPSHOT),
     ))?;
 
     for index in 0..component.replicas.count {
@@ -126,7 +126,7 @@ pub fn build(
                     "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
                 }),
             )
-            .retain(RetainPolicy::Delete),
+            .lifecycle(Lifecycle::DELETE),
         ))?;
     }
 

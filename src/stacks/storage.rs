@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
-use crate::model::{Resource, RetainPolicy, Template};
+use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::{self, pascal_case};
 use crate::stacks::StackContext;
 
@@ -256,13 +256,13 @@ fn build_queue(
         template,
         &field,
         &dead_letter_id,
-        Resource::new("AWS::SQS::Queue", dead_letter).retain(RetainPolicy::Delete),
+        Resource::new("AWS::SQS::Queue", dead_letter).lifecycle(Lifecycle::DELETE),
     )?;
     ctx.add(
         template,
         &field,
         &queue_id,
-        Resource::new("AWS::SQS::Queue", main).retain(RetainPolicy::Delete),
+        Resource::new("AWS::SQS::Queue", main).lifecycle(Lifecycle::DELETE),
     )?;
 
     let base = pascal_case(&queue.name);
@@ -376,8 +376,10 @@ fn build_bucket(
         properties["NotificationConfiguration"] = json!({ "QueueConfigurations": configurations });
     }
     resource.properties = properties;
-    // Objects are the data: keep the bucket when the stack goes or the bucket is replaced.
-    one(ctx.add(template, &field, &id, resource.retain(RetainPolicy::Retain)))?;
+    // Objects are the data: keep the bucket when the stack goes or the bucket is replaced, but not
+    // when its own first creation rolls back. A bucket kept then is empty, yet holds its globally
+    // unique name, and the next apply fails with "already exists" (see `Lifecycle::KEEP`).
+    one(ctx.add(template, &field, &id, resource.lifecycle(Lifecycle::KEEP)))?;
 
     one(ctx.add(
         template,

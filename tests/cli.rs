@@ -379,6 +379,30 @@ fn notification_to_an_unknown_queue_is_rejected() {
     );
 }
 
+/// Issue 10, finding 5. CloudFormation reference, AWS::S3::Bucket QueueConfiguration, `Queue`:
+/// "FIFO queues are not allowed when enabling an SQS queue as the event notification destination."
+/// CloudFormation and moto accept the template; S3 refuses it at deploy time, so strata refuses it
+/// offline.
+#[test]
+fn notification_to_a_fifo_queue_is_rejected_offline() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "stacks/storage.yaml",
+        "  - name: photoUploaded\n",
+        "  - name: photoUploaded\n    fifo: true\n",
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "stacks/storage.yaml",
+            "buckets[0].notify[0].queue: queue `photoUploaded` is a FIFO queue",
+            "FIFO queues are not allowed when enabling an SQS queue as the event notification destination",
+            "AWS::S3::Bucket QueueConfiguration",
+        ],
+    );
+}
+
 #[test]
 fn missing_template_variable_names_the_file_and_line() {
     let fixture = Fixture::copy_of_project();

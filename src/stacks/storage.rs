@@ -358,6 +358,21 @@ fn build_bucket(
                     ),
                 )]);
             }
+            if queues
+                .get(notification.queue.as_str())
+                .is_some_and(|queue| queue.fifo)
+            {
+                return Err(vec![ctx.diagnostic(
+                    &format!("{path}.queue"),
+                    format!(
+                        "queue `{}` is a FIFO queue, and S3 cannot notify one: \"FIFO queues are not \
+                         allowed when enabling an SQS queue as the event notification destination\" \
+                         (CloudFormation reference, AWS::S3::Bucket QueueConfiguration); notify a \
+                         standard queue",
+                        notification.queue
+                    ),
+                )]);
+            }
             if notification.events.is_empty() {
                 return Err(vec![
                     ctx.diagnostic(&format!("{path}.events"), "lists no events"),

@@ -404,6 +404,25 @@ fn notification_to_a_fifo_queue_is_rejected_offline() {
 }
 
 #[test]
+fn an_engine_version_that_is_neither_a_major_nor_a_pinned_minor_is_rejected() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "environments/base.yaml",
+        "engine_version: \"17\"",
+        "engine_version: \"17.x\"",
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "environments/base.yaml",
+            "database.engine_version",
+            "`17.x` is not a PostgreSQL engine version",
+        ],
+    );
+}
+
+#[test]
 fn missing_template_variable_names_the_file_and_line() {
     let fixture = Fixture::copy_of_project();
     fixture.edit(

@@ -4,7 +4,7 @@ use crate::cidr;
 use crate::config::{Environment, RESERVED_TAGS};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::naming;
-use crate::stacks::storage;
+use crate::stacks::{database, storage};
 
 pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     let mut found = Diagnostics::default();
@@ -104,6 +104,10 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
             65535,
             "RDS accepts ports 1150 to 65535",
         ),
+    );
+    check(
+        "database.engine_version",
+        database::check_engine_version(&db.engine_version),
     );
     check(
         "database.instance_class",

@@ -39,6 +39,35 @@ pub const WRITER_ENDPOINT_OUTPUT: &str = "WriterEndpoint";
 pub const READER_ENDPOINTS_OUTPUT: &str = "ReaderEndpoints";
 pub const PORT_OUTPUT: &str = "Port";
 
+/// Checks an engine version as an environment gives it: the major version alone (`"17"`) or a
+/// pinned minor (`"17.6"`).
+///
+/// RDS accepts a major version alone (RDS User Guide, Supported PostgreSQL versions: "If a major
+/// version is specified but a minor version is not, Amazon RDS defaults to a recent release of the
+/// major version you have specified"; ModifyDBInstance, EngineVersion: "If you specify only a major
+/// version, Amazon RDS updates the DB instance to the default minor version if the current minor
+/// version is lower"), and retires minor versions over time, after which a pinned minor is refused
+/// for new instances.
+pub fn check_engine_version(text: &str) -> Result<(), String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let numeric = |part: &&str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    if (1..=2).contains(&parts.len()) && parts.iter().all(numeric) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is not a PostgreSQL engine version: give the major version alone (\"17\": RDS \
+             applies minor upgrades) or pin a minor version (\"17.6\": you upgrade by editing it)"
+        ))
+    }
+}
+
+/// Whether RDS applies minor version upgrades itself (`AutoMinorVersionUpgrade`): yes for a major
+/// version alone, which then stays true as the minor moves; no for a pinned minor, which
+/// automatic upgrades would otherwise turn into drift.
+pub fn follows_minor_releases(engine_version: &str) -> bool {
+    !engine_version.contains('.')
+}
+
 pub fn replica(index: u32) -> String {
     format!("DatabaseReplica{}", index + 1)
 }
@@ -60,6 +89,7 @@ pub fn build(
         .map_err(|d| vec![d])?;
     let security_groups = vec![link(network::DATABASE_SG_OUTPUT, template).map_err(|d| vec![d])?];
     let one = |result: Result<(), Diagnostic>| result.map_err(|d| vec![d]);
+    let auto_minor_upgrade = follows_minor_releases(&component.engine_version);
 
     one(ctx.add(
         template,
@@ -99,7 +129,7 @@ pub fn build(
                 "DBSubnetGroupName": reference(SUBNET_GROUP),
                 "VPCSecurityGroups": security_groups,
                 "CopyTagsToSnapshot": true,
-                "AutoMinorVersionUpgrade": true,
+                "AutoMinorVersionUpgrade": auto_minor_upgrade,
                 "Tags": ctx.tags(Some("primary")),
             }),
         )
@@ -122,7 +152,7 @@ pub fn build(
                     "PubliclyAccessible": false,
                     "VPCSecurityGroups": security_groups,
                     "CopyTagsToSnapshot": true,
-                    "AutoMinorVersionUpgrade": true,
+                    "AutoMinorVersionUpgrade": auto_minor_upgrade,
                     "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
                 }),
             )
@@ -135,6 +165,9 @@ pub fn build(
 
 fn check(component: &DatabaseComponent, ctx: &StackContext) -> Result<(), Vec<Diagnostic>> {
     let mut problems = Vec::new();
+    if let Err(message) = check_engine_version(&component.engine_version) {
+        problems.push(ctx.diagnostic("database.engine_version", message));
+    }
     if component.replicas.count == 0 {
         problems.push(ctx.diagnostic(
             "database.replicas.count",
@@ -198,4 +231,28 @@ fn outputs(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10, finding 6. RDS retires minor versions; a major version alone is accepted (RDS User
+    /// Guide, Supported PostgreSQL versions: "If a major version is specified but a minor version is
+    /// not, Amazon RDS defaults to a recent release of the major version you have specified"), and
+    /// "For each RDS for PostgreSQL major version, one minor version is designated by RDS as the
+    /// automatic upgrade version" (RDS User Guide, Automatic minor version upgrades for RDS for
+    /// PostgreSQL). So "17" follows minor releases; "17.6" is a pin that must not be auto-upgraded
+    /// under the template's feet.
+    #[test]
+    fn a_major_version_follows_minor_releases_and_a_pinned_minor_does_not() {
+        assert_eq!(check_engine_version("17"), Ok(()));
+        assert_eq!(check_engine_version("17.6"), Ok(()));
+        assert!(follows_minor_releases("17"));
+        assert!(!follows_minor_releases("17.6"));
+        for bad in ["", "17.", "v17", "17.6.1.2", "latest", "17.x"] {
+            let message = check_engine_version(bad).unwrap_err();
+            assert!(message.contains("major version alone"), "{bad}: {message}");
+        }
+    }
 }

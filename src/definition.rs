@@ -68,21 +68,23 @@ impl StackDir {
         self.files.iter().map(|f| f.name.clone()).collect()
     }
 
-    /// Renders a definition with the environment's values and parses it.
+    /// Renders a definition with the environment's values and parses it; also returns the
+    /// rendered text, which later checks locate fields in.
     pub fn instantiate(
         &self,
         file: &DefinitionFile,
         environment: &Environment,
-    ) -> Result<StackDefinition, Diagnostic> {
+    ) -> Result<(StackDefinition, String), Diagnostic> {
         let text = self
             .templates
             .render(&template_key(&file.path), &environment.values)
             .map_err(|err| render_diagnostic(&file.path, &err, Some(&environment.name)))?;
-        yaml::parse_typed(&file.path, &text).map_err(|mut diagnostic| {
+        let definition = yaml::parse_typed(&file.path, &text).map_err(|mut diagnostic| {
             diagnostic.message =
                 format!("{} (environment {})", diagnostic.message, environment.name);
             diagnostic
-        })
+        })?;
+        Ok((definition, text))
     }
 
     /// Renders one of the `*.hbs` templates (e.g. bastion user data) with component data.

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod catalog;
 pub mod cidr;
 pub mod cli;
 pub mod config;

@@ -117,8 +117,8 @@ impl Project {
         let mut built = Vec::new();
         let mut problems: Vec<Diagnostic> = Vec::new();
         for file in &self.stacks.files {
-            let definition = match self.stacks.instantiate(file, &environment) {
-                Ok(definition) => definition,
+            let (definition, source) = match self.stacks.instantiate(file, &environment) {
+                Ok(instantiated) => instantiated,
                 Err(problem) => {
                     problems.push(problem);
                     continue;
@@ -128,6 +128,7 @@ impl Project {
                 environment: &environment,
                 stack: &file.name,
                 file: &file.path,
+                source: &source,
                 templates: &self.stacks.templates,
             };
             match stacks::build(&definition, &ctx) {

@@ -659,3 +659,61 @@ fn prod_stacks_are_termination_protected_and_destroy_refuses_them() {
             .all(|(s, _)| s == "CREATE_COMPLETE")
     );
 }
+
+/// A raw resource is protected like a component's: replacing a DynamoDB table declared as plain
+/// CloudFormation needs `--allow-replace`. moto gives no `Replacement` in change sets, so the
+/// refusal rests on strata's catalog (TableName is create-only in the table's schema).
+#[test]
+fn replacing_a_raw_dynamodb_table_needs_allow_replace() {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    fixture.write("stacks/sessions.yaml", support::SESSIONS_STACK);
+    let only_sessions = ["--stack", "sessions"];
+    assert_code(&apply(&fixture, &moto, &only_sessions), 0);
+    let table = || {
+        block(async {
+            let clients = support::clients(&moto).await;
+            let resources = SdkCloudFormation::new(clients.cloudformation.clone())
+                .list_stack_resources("photofeed-dev-sessions")
+                .await
+                .unwrap();
+            resources
+                .into_iter()
+                .find(|r| r.logical_id == "SessionsTable")
+                .and_then(|r| r.physical_id)
+        })
+    };
+    assert_eq!(table().as_deref(), Some("photofeed-dev-sessions"));
+    let before = snapshot(&fixture, &moto, "dev");
+
+    fixture.edit("stacks/sessions.yaml", "-sessions\"", "-user-sessions\"");
+    let refused = apply(&fixture, &moto, &only_sessions);
+    assert_code(&refused, 1);
+    let error = text(&refused.stderr);
+    assert!(
+        error.contains("photofeed-dev-sessions replaces SessionsTable (AWS::DynamoDB::Table)"),
+        "{error}"
+    );
+    assert!(error.contains("Nothing was executed"), "{error}");
+    assert_eq!(
+        snapshot(&fixture, &moto, "dev"),
+        before,
+        "a refused apply executed something"
+    );
+    let plan = text(&refused.stdout);
+    assert!(plan.contains("TableName"), "{plan}");
+
+    let allowed = apply(
+        &fixture,
+        &moto,
+        &["--stack", "sessions", "--allow-replace", "SessionsTable"],
+    );
+    // Allowed, it executes. (moto then drops the replaced table from the stack's resources, as it
+    // does for replaced instances: tests/support/MOTO_NOTES.md.)
+    assert_code(&allowed, 0);
+    assert!(
+        text(&allowed.stdout).contains("Apply complete: 0 created, 1 updated"),
+        "{}",
+        text(&allowed.stdout)
+    );
+}

@@ -570,3 +570,70 @@ fn usage_errors_exit_1_not_2() {
         .code(1)
         .stderr(contains("--env"));
 }
+
+#[test]
+fn a_raw_resource_renders_as_written_beside_the_components() {
+    let fixture = Fixture::copy_of_project();
+    fixture.write("stacks/sessions.yaml", support::SESSIONS_STACK);
+    fixture
+        .strata()
+        .args(["validate", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains("5 stacks"));
+    let output = fixture
+        .strata()
+        .args([
+            "render", "--env", "dev", "--stack", "sessions", "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    let template: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let table = &template["Resources"]["SessionsTable"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["Properties"]["TableName"], "photofeed-dev-sessions");
+    assert_eq!(
+        template["Outputs"]["SessionsTableName"]["Value"],
+        serde_json::json!({"Ref": "SessionsTable"})
+    );
+}
+
+#[test]
+fn a_misspelt_raw_property_names_file_line_and_property() {
+    let fixture = Fixture::copy_of_project();
+    fixture.write(
+        "stacks/sessions.yaml",
+        &support::SESSIONS_STACK.replace("BillingMode:", "BilingMode:"),
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "stacks/sessions.yaml:11: resources.SessionsTable.Properties.BilingMode: \
+             AWS::DynamoDB::Table has no property `BilingMode`; did you mean `BillingMode`?",
+        ],
+    );
+}
+
+#[test]
+fn a_raw_value_of_the_wrong_type_and_an_unknown_type_are_named() {
+    let fixture = Fixture::copy_of_project();
+    fixture.write(
+        "stacks/sessions.yaml",
+        &support::SESSIONS_STACK
+            .replace("          AttributeType: S", "          AttributeType: [S]")
+            .replace(
+                "outputs:",
+                "  Extra:\n    Type: AWS::Made::Up\n    Properties: {}\n\noutputs:",
+            ),
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "stacks/sessions.yaml:14: resources.SessionsTable.Properties.AttributeDefinitions[0].AttributeType: must be string, not a list",
+            "resources.Extra.Type: resource type `AWS::Made::Up` is not in strata's resource catalog",
+        ],
+    );
+}

@@ -280,6 +280,18 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             json!({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16",
             "Tags": [{"Key": "project", "Value": "p"}]}}}}),
         ),
+        (
+            "TAG_MAP_REQUIRED",
+            "Setting",
+            json!({"Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "v",
+            "Tags": {"project": "p", "environment": "dev"}}}}}),
+        ),
+        (
+            "TAG_SPECIFICATIONS_REQUIRED",
+            "Lt",
+            json!({"Resources": {"Lt": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {},
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": [{"Key": "project", "Value": "p"}]}]}}}}),
+        ),
     ]
 }
 

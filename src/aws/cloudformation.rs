@@ -12,6 +12,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::error::AwsError;
+pub use crate::model::change::{ChangeAction, Replacement};
 
 /// A deployed stack as far as plan/apply/outputs/destroy care.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,47 +149,6 @@ pub struct ResourceChange {
     pub replacement: Option<Replacement>,
     /// Which parts changed (`Properties`, `Metadata`, `Tags`, ...); empty when not reported.
     pub scope: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ChangeAction {
-    Add,
-    Modify,
-    Remove,
-    Import,
-    Dynamic,
-    Other(String),
-}
-
-impl ChangeAction {
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "Add" => ChangeAction::Add,
-            "Modify" => ChangeAction::Modify,
-            "Remove" => ChangeAction::Remove,
-            "Import" => ChangeAction::Import,
-            "Dynamic" => ChangeAction::Dynamic,
-            other => ChangeAction::Other(other.to_owned()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replacement {
-    True,
-    False,
-    Conditional,
-}
-
-impl Replacement {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "True" => Some(Replacement::True),
-            "False" => Some(Replacement::False),
-            "Conditional" => Some(Replacement::Conditional),
-            _ => None,
-        }
-    }
 }
 
 /// What waiting for a change set ended in.
@@ -472,7 +432,7 @@ pub fn parse_template_body(body: &str) -> Result<serde_json::Value, String> {
     }
 }
 
-fn yaml_to_json(value: serde_yaml::Value) -> Result<serde_json::Value, String> {
+pub(crate) fn yaml_to_json(value: serde_yaml::Value) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
     use serde_yaml::Value as Y;
     Ok(match value {

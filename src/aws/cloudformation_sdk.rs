@@ -391,7 +391,12 @@ fn stack_description(stack: &cfn::Stack) -> StackDescription {
 
 fn resource_change(change: &cfn::ResourceChange) -> ResourceChange {
     ResourceChange {
-        action: ChangeAction::parse(change.action().map(|a| a.as_str()).unwrap_or_default()),
+        // An action newer than this strata is shown as a change to the existing resource, and
+        // judged like one by the replacement guard: the cautious reading.
+        action: change
+            .action()
+            .and_then(|a| ChangeAction::from_aws(a.as_str()))
+            .unwrap_or(ChangeAction::Modify),
         logical_id: change.logical_resource_id().unwrap_or_default().to_owned(),
         resource_type: change.resource_type().unwrap_or_default().to_owned(),
         physical_id: change
@@ -400,7 +405,7 @@ fn resource_change(change: &cfn::ResourceChange) -> ResourceChange {
             .map(str::to_owned),
         replacement: change
             .replacement()
-            .and_then(|r| Replacement::parse(r.as_str())),
+            .and_then(|r| Replacement::from_aws(r.as_str())),
         scope: change
             .scope()
             .iter()

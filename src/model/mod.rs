@@ -1,5 +1,6 @@
 //! CloudFormation templates as plain data: resources keyed by logical id, outputs, intrinsics.
 
+pub mod change;
 pub mod intrinsics;
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 /// `DeletionPolicy`: what CloudFormation does with a resource's physical data when the resource
 /// leaves the stack (stack deleted, or resource removed from the template).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum DeletionPolicy {
     Delete,
     Retain,
@@ -35,7 +36,7 @@ impl DeletionPolicy {
 /// `UpdateReplacePolicy`: what CloudFormation does with the old physical resource when an update
 /// replaces it. It has no `RetainExceptOnCreate` (CloudFormation Template Reference,
 /// UpdateReplacePolicy attribute: Delete, Retain, Snapshot).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum UpdateReplacePolicy {
     Delete,
     Retain,
@@ -80,6 +81,7 @@ impl Lifecycle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
+    /// A type of the resource catalog (components name it; raw resources are checked against it).
     pub resource_type: &'static str,
     pub properties: Value,
     pub depends_on: Vec<String>,
@@ -276,7 +278,9 @@ impl Template {
             .iter()
             .map(|(name, output)| {
                 let mut map = Map::new();
-                map.insert("Description".into(), json!(output.description));
+                if !output.description.is_empty() {
+                    map.insert("Description".into(), json!(output.description));
+                }
                 map.insert("Value".into(), output.value.clone());
                 if let Some(export) = &output.export {
                     map.insert("Export".into(), json!({ "Name": export }));

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::plan::replacement::{Replacement, effect_of};
+use crate::catalog::{self, PathDisplay, Segment};
+use crate::model::change::Replacement;
 
 /// Resource attributes that are not properties but still change what CloudFormation does.
 const ATTRIBUTES: [&str; 3] = ["DeletionPolicy", "UpdateReplacePolicy", "DependsOn"];
@@ -23,7 +24,9 @@ pub struct PropertyChange {
 }
 
 /// The changed properties of one resource, given its deployed and new definitions
-/// (each a template `Resources` entry; `None` when absent on that side).
+/// (each a template `Resources` entry; `None` when absent on that side). Each change's effect comes
+/// from the resource catalog; for a type strata does not know (one only a deployed stack still
+/// holds) every change is conditional: never the permissive answer.
 pub fn resource_changes(
     resource_type: &str,
     before: Option<&Value>,
@@ -40,21 +43,21 @@ pub fn resource_changes(
     let (Value::Object(old_map), Value::Object(new_map)) = (&old, &new) else {
         return changes;
     };
+    let known = catalog::lookup(resource_type);
     let keys: BTreeSet<&String> = old_map.keys().chain(new_map.keys()).collect();
     for key in keys {
         let mut found = Vec::new();
-        diff_value(key, old_map.get(key), new_map.get(key), &mut found);
-        let replacement = effect_of(resource_type, key);
-        changes.extend(
-            found
-                .into_iter()
-                .map(|(path, before, after)| PropertyChange {
-                    path,
-                    before,
-                    after,
-                    replacement,
-                }),
-        );
+        let mut path = vec![Segment::Key(key.clone())];
+        diff_value(&mut path, old_map.get(key), new_map.get(key), &mut found);
+        changes.extend(found.into_iter().map(|(path, before, after)| {
+            let replacement = known.map_or(Replacement::Conditional, |t| t.replacement(&path));
+            PropertyChange {
+                path: PathDisplay(&path).to_string(),
+                before,
+                after,
+                replacement,
+            }
+        }));
     }
     for attribute in ATTRIBUTES {
         let old = before.and_then(|r| r.get(attribute));
@@ -74,10 +77,10 @@ pub fn resource_changes(
 /// Walks objects key by key and equal-length lists index by index, so a change is reported at
 /// the deepest path that still reads well; anything else is reported whole.
 fn diff_value(
-    path: &str,
+    path: &mut Vec<Segment>,
     old: Option<&Value>,
     new: Option<&Value>,
-    found: &mut Vec<(String, Option<Value>, Option<Value>)>,
+    found: &mut Vec<(Vec<Segment>, Option<Value>, Option<Value>)>,
 ) {
     if old == new {
         return;
@@ -88,15 +91,19 @@ fn diff_value(
         {
             let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for key in keys {
-                diff_value(&format!("{path}.{key}"), a.get(key), b.get(key), found);
+                path.push(Segment::Key(key.clone()));
+                diff_value(path, a.get(key), b.get(key), found);
+                path.pop();
             }
         }
         (Some(Value::Array(a)), Some(Value::Array(b))) if a.len() == b.len() => {
             for (index, (x, y)) in a.iter().zip(b).enumerate() {
-                diff_value(&format!("{path}[{index}]"), Some(x), Some(y), found);
+                path.push(Segment::Index(index));
+                diff_value(path, Some(x), Some(y), found);
+                path.pop();
             }
         }
-        _ => found.push((path.to_string(), old.cloned(), new.cloned())),
+        _ => found.push((path.clone(), old.cloned(), new.cloned())),
     }
 }
 
@@ -170,6 +177,14 @@ mod tests {
     #[test]
     fn identical_resources_have_no_changes() {
         let resource = json!({"Properties": {"A": [1, {"B": 2}]}});
-        assert!(resource_changes("X", Some(&resource), Some(&resource)).is_empty());
+        assert!(resource_changes("AWS::SQS::Queue", Some(&resource), Some(&resource)).is_empty());
+    }
+
+    #[test]
+    fn changes_of_a_type_strata_does_not_know_are_conditional() {
+        let before = json!({"Properties": {"A": 1}});
+        let after = json!({"Properties": {"A": 2}});
+        let changes = resource_changes("AWS::Made::Up", Some(&before), Some(&after));
+        assert_eq!(changes[0].replacement, Replacement::Conditional);
     }
 }

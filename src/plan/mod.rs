@@ -2,7 +2,6 @@
 //! resource by resource with property diffs and replacement. Computation only: returns data.
 
 pub mod diff;
-pub mod replacement;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aws::cloudformation::{
-    self as cfn, Capability, ChangeAction as AwsAction, ChangeSetKind, ChangeSetOutcome,
-    ChangeSetRequest, CloudFormation, StackDescription, WaitPolicy,
+    self as cfn, Capability, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudFormation,
+    StackDescription, WaitPolicy,
 };
+use crate::catalog::is_stateful;
 use crate::error::Error;
+pub use crate::model::change::{ChangeAction, Replacement};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use diff::{PropertyChange, predicted_replacement, resource_changes};
-use replacement::{Replacement, is_stateful};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -62,30 +62,12 @@ pub struct StackPlan {
     pub changes: Vec<ResourceChange>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeAction {
-    Add,
-    Modify,
-    Remove,
-}
-
-impl ChangeAction {
-    pub fn symbol(self) -> char {
-        match self {
-            ChangeAction::Add => '+',
-            ChangeAction::Modify => '~',
-            ChangeAction::Remove => '-',
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplacementSource {
     /// The change set's `Replacement` field.
     Aws,
-    /// strata's table of properties that force replacement.
+    /// strata's resource catalog (CloudFormation's schemas plus its overlay).
     Predicted,
 }
 
@@ -111,7 +93,7 @@ impl ResourceChange {
     }
 
     pub fn replaces(&self) -> bool {
-        self.action == ChangeAction::Modify && self.replacement != Replacement::Never
+        self.action.changes_existing() && self.replacement != Replacement::Never
     }
 }
 
@@ -370,24 +352,17 @@ pub(crate) fn explain(
     let mut explained: Vec<ResourceChange> = changes
         .iter()
         .map(|change| {
-            let action = match change.action {
-                AwsAction::Add => ChangeAction::Add,
-                AwsAction::Modify => ChangeAction::Modify,
-                AwsAction::Remove => ChangeAction::Remove,
-                _ => ChangeAction::Modify,
-            };
+            let action = change.action;
             let before = resources(deployed).and_then(|r| r.get(&change.logical_id));
             let after = resources(Some(new)).and_then(|r| r.get(&change.logical_id));
-            let properties = if action == ChangeAction::Modify {
+            let properties = if action.changes_existing() {
                 resource_changes(&change.resource_type, before, after)
             } else {
                 Vec::new()
             };
             let (replacement, replacement_source) = match change.replacement {
-                Some(aws) if action == ChangeAction::Modify => {
-                    (from_aws(aws), ReplacementSource::Aws)
-                }
-                _ if action == ChangeAction::Modify => (
+                Some(aws) if action.changes_existing() => (aws, ReplacementSource::Aws),
+                _ if action.changes_existing() => (
                     predicted_replacement(&properties),
                     ReplacementSource::Predicted,
                 ),
@@ -407,12 +382,4 @@ pub(crate) fn explain(
         .collect();
     explained.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
     explained
-}
-
-fn from_aws(replacement: cfn::Replacement) -> Replacement {
-    match replacement {
-        cfn::Replacement::True => Replacement::Always,
-        cfn::Replacement::False => Replacement::Never,
-        cfn::Replacement::Conditional => Replacement::Conditional,
-    }
 }

@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::plan::replacement::Replacement;
-use crate::plan::{ChangeAction, Plan, ReplacementSource, ResourceChange, StackAction, StackPlan};
+use crate::plan::{
+    ChangeAction, Plan, Replacement, ReplacementSource, ResourceChange, StackAction, StackPlan,
+};
 use crate::report::Style;
 
 pub fn render(plan: &Plan, style: Style) -> String {
@@ -70,7 +71,9 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
     let symbol = change.action.symbol().to_string();
     let symbol = match change.action {
         ChangeAction::Add => style.green(&symbol),
-        ChangeAction::Modify => style.yellow(&symbol),
+        ChangeAction::Modify | ChangeAction::Import | ChangeAction::Dynamic => {
+            style.yellow(&symbol)
+        }
         ChangeAction::Remove => style.red(&symbol),
     };
     let flag = if change.replaces() {
@@ -88,7 +91,7 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
         "  {symbol} {:<40} {}{flag}",
         change.resource_type, change.logical_id
     );
-    if change.action == ChangeAction::Modify && change.properties.is_empty() {
+    if change.action.changes_existing() && change.properties.is_empty() {
         let _ = writeln!(
             text,
             "      {}",
@@ -134,7 +137,8 @@ fn show(value: Option<&Value>) -> String {
 
 fn summary(plan: &Plan, style: Style) -> String {
     let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
-    let count = |action: ChangeAction| changes.iter().filter(|c| c.action == action).count();
+    let count =
+        |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
     if !plan.has_changes() {
         return format!(
             "{}\n",
@@ -145,11 +149,11 @@ fn summary(plan: &Plan, style: Style) -> String {
     let dangerous = changes.iter().filter(|c| c.is_dangerous()).count();
     let mut line = format!(
         "Plan: {} to add, {} to modify ({} replacement{}), {} to remove.",
-        count(ChangeAction::Add),
-        count(ChangeAction::Modify),
+        count(|a| a == ChangeAction::Add),
+        count(ChangeAction::changes_existing),
         replacements,
         if replacements == 1 { "" } else { "s" },
-        count(ChangeAction::Remove)
+        count(|a| a == ChangeAction::Remove)
     );
     if dangerous > 0 {
         let text = if dangerous == 1 {

@@ -4,14 +4,17 @@
 pub mod bastion;
 pub mod database;
 pub mod network;
+pub mod raw;
 pub mod storage;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use handlebars::Handlebars;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::catalog::{self, PathDisplay, Segment};
 use crate::config::Environment;
 use crate::diagnostic::Diagnostic;
 use crate::model::{DuplicateId, Output, Parameter, Resource, Template, intrinsics};
@@ -32,6 +35,13 @@ pub struct StackDefinition {
     pub queues: Vec<storage::QueueComponent>,
     #[serde(default)]
     pub buckets: Vec<storage::BucketComponent>,
+    /// Plain CloudFormation resources (logical id -> `Type`, `Properties`, ...) for what no
+    /// component covers; rendered as written after the components.
+    #[serde(default)]
+    pub resources: BTreeMap<String, raw::RawResource>,
+    /// Plain CloudFormation outputs (name -> `Description`, `Value`, `Export`).
+    #[serde(default)]
+    pub outputs: BTreeMap<String, raw::RawOutput>,
     /// Explicit, reasoned exceptions to policy rules; printed in every policy report.
     #[serde(default)]
     pub waivers: Vec<WaiverDefinition>,
@@ -56,6 +66,7 @@ impl StackDefinition {
             && self.bastion.is_none()
             && self.queues.is_empty()
             && self.buckets.is_empty()
+            && self.resources.is_empty()
     }
 }
 
@@ -65,6 +76,8 @@ pub struct StackContext<'a> {
     /// Short stack name (`network`), the stem of the definition file.
     pub stack: &'a str,
     pub file: &'a Path,
+    /// The definition as rendered by handlebars, to locate fields by line.
+    pub source: &'a str,
     pub templates: &'a Handlebars<'static>,
 }
 
@@ -143,6 +156,12 @@ impl StackContext<'_> {
         )
     }
 
+    /// A problem at `path` in the definition, with the line it is on when it can be found.
+    pub fn diagnostic_at(&self, path: &[Segment], message: impl Into<String>) -> Diagnostic {
+        self.diagnostic(&PathDisplay(path).to_string(), message)
+            .at_line(crate::yaml::line_of(self.source, path))
+    }
+
     fn duplicate(&self, field: &str, err: DuplicateId) -> Diagnostic {
         self.diagnostic(field, err.to_string())
     }
@@ -194,7 +213,7 @@ pub fn build(
     if definition.is_empty() {
         return Err(vec![ctx.diagnostic(
             "",
-            "defines no components; add one of network, database, bastion, queues, buckets",
+            "defines no components; add one of network, database, bastion, queues, buckets, resources",
         )]);
     }
     let mut template = Template {
@@ -211,5 +230,33 @@ pub fn build(
         bastion::build(component, ctx, &mut template)?;
     }
     storage::build(&definition.queues, &definition.buckets, ctx, &mut template)?;
+    raw::build(
+        &definition.resources,
+        &definition.outputs,
+        ctx,
+        &mut template,
+    )?;
+    known_types(&template, ctx)?;
     Ok(template)
+}
+
+/// Every resource's type must be in the resource catalog: what strata does not know about a type
+/// (whether it holds data, what replaces it) it must not guess.
+fn known_types(template: &Template, ctx: &StackContext) -> Result<(), Vec<Diagnostic>> {
+    let unknown: Vec<Diagnostic> = template
+        .resources
+        .iter()
+        .filter_map(|(logical_id, resource)| {
+            let err = catalog::require(resource.resource_type).err()?;
+            Some(ctx.diagnostic(
+                "",
+                format!("stack `{}`, resource `{logical_id}`: {err}", ctx.stack),
+            ))
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(unknown)
+    }
 }

@@ -190,3 +190,33 @@ pub fn strata_on_terminal(
         .expect("answer written");
     child.wait_with_output().expect("script finishes")
 }
+
+/// A stack of plain CloudFormation only (no component): a DynamoDB table declared as a raw
+/// resource, with the tags and deletion policies the shipped policies require, and an output.
+pub const SESSIONS_STACK: &str = r#"# Sessions of the photo app: a table no component covers, declared as plain CloudFormation.
+description: "{{project}} {{environment}}: sessions"
+
+resources:
+  SessionsTable:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      TableName: "{{project}}-{{environment}}-sessions"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: id
+          AttributeType: S
+      KeySchema:
+        - AttributeName: id
+          KeyType: HASH
+      Tags:
+        - { Key: project, Value: "{{project}}" }
+        - { Key: environment, Value: "{{environment}}" }
+        - { Key: managed-by, Value: strata }
+
+outputs:
+  SessionsTableName:
+    Description: Name of the sessions table
+    Value: { Ref: SessionsTable }
+"#;

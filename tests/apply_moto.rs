@@ -126,7 +126,7 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
     let progress = text(&first.stderr);
     // network first; database after network completed; bastion after database.
     let network_done = position(&progress, "photofeed-dev-network  CREATE_COMPLETE after");
-    let database_start = position(&progress, "photofeed-dev-database  creating (3 resources)");
+    let database_start = position(&progress, "photofeed-dev-database  creating (5 resources)");
     let database_done = position(&progress, "photofeed-dev-database  CREATE_COMPLETE after");
     let bastion_start = position(&progress, "photofeed-dev-bastion  creating (5 resources)");
     assert!(
@@ -145,28 +145,6 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
         "{after_first:?}"
     );
 
-    // moto ignores ManageMasterUserPassword; give the primary the secret RDS would have made.
-    block(async {
-        let clients = support::clients(&moto).await;
-        let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-        let resources = cloudformation
-            .list_stack_resources("photofeed-dev-database")
-            .await
-            .unwrap();
-        let primary = resources
-            .iter()
-            .find(|r| r.logical_id == "DatabasePrimary")
-            .unwrap();
-        clients
-            .rds
-            .modify_db_instance()
-            .db_instance_identifier(primary.physical_id.clone().unwrap())
-            .manage_master_user_password(true)
-            .apply_immediately(true)
-            .send()
-            .await
-            .unwrap();
-    });
     let outputs = support::strata_on(fixture.root(), &moto)
         .args(["outputs", "--env", "dev", "--json"])
         .output()
@@ -188,6 +166,12 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
             let value = listed["outputs"][name]["value"]
                 .as_str()
                 .unwrap_or_default();
+            if name == "MasterUserSecretArn" {
+                // moto's CloudFormation skips AWS::SecretsManager::Secret and drops every output that
+                // refers to it (MOTO_NOTES section 4); on AWS its `Ref` is the secret's ARN.
+                assert!(value.is_empty(), "moto now lists {name}: {value}");
+                continue;
+            }
             assert!(!value.is_empty(), "{}: output {name} missing", stack.name);
         }
     }
@@ -198,13 +182,6 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
             .as_str()
             .unwrap()
             .contains("primary")
-    );
-    assert!(
-        database["DatabasePrimaryMasterUserSecretArn"]["value"]
-            .as_str()
-            .unwrap()
-            .starts_with("arn:aws:secretsmanager:eu-west-1:111111111111:secret:"),
-        "{database}"
     );
     assert!(outputs["stacks"][2]["outputs"]["BastionPublicIp"]["value"].is_string());
 

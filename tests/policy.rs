@@ -159,7 +159,8 @@ fn bucket(props: Value) -> Value {
 fn violations() -> Vec<(&'static str, &'static str, Value)> {
     let tags = json!([{"Key": "project", "Value": "p"}, {"Key": "environment", "Value": "dev"}, {"Key": "managed-by", "Value": "strata"}]);
     let primary = |extra: Value| {
-        let mut props = json!({"StorageEncrypted": true, "PubliclyAccessible": false, "ManageMasterUserPassword": true,
+        let mut props = json!({"StorageEncrypted": true, "PubliclyAccessible": false,
+            "MasterUserPassword": {"Fn::Sub": "{{resolve:secretsmanager:${Secret}:SecretString:password}}"},
             "BackupRetentionPeriod": 14, "DeletionProtection": true, "MultiAZ": true, "Tags": tags});
         if let (Some(p), Some(e)) = (props.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
@@ -221,7 +222,7 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             primary(json!({"PubliclyAccessible": true})),
         ),
         (
-            "RDS_MANAGED_MASTER_PASSWORD",
+            "RDS_MASTER_PASSWORD_FROM_SECRET",
             "Db",
             primary(json!({"MasterUserPassword": "secret"})),
         ),

@@ -21,7 +21,7 @@ fn every_shipped_environment_passes_its_policies() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout(contains("ok dev: 4 stacks (network -> database -> bastion -> storage), 45 resources, 5 policy files"))
+        .stdout(contains("ok dev: 4 stacks (network -> database -> bastion -> storage), 47 resources, 5 policy files"))
         .stdout(contains("ok staging:"))
         .stdout(contains("ok prod:").and(contains("6 policy files")))
         .stdout(contains("error").not());

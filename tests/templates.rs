@@ -166,18 +166,119 @@ fn rendered_resources(resource_type: &str) -> Vec<(String, serde_json::Value)> {
 /// back, CloudFormation deletes the resource." A named bucket kept by plain `Retain` after its own
 /// failed creation makes the next apply fail with "already exists". UpdateReplacePolicy knows no
 /// RetainExceptOnCreate (Delete, Retain, Snapshot), so a replaced bucket is plainly retained.
+/// The database's master secret likewise: it outlives the instance (and its final snapshot).
 #[test]
-fn buckets_are_kept_unless_their_own_creation_rolls_back() {
+fn buckets_and_secrets_are_kept_unless_their_own_creation_rolls_back() {
     let buckets = rendered_resources("AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
         6,
         "two buckets in each of three environments"
     );
-    for (id, bucket) in buckets {
-        assert_eq!(bucket["DeletionPolicy"], "RetainExceptOnCreate", "{id}");
-        assert_eq!(bucket["UpdateReplacePolicy"], "Retain", "{id}");
+    let secrets = rendered_resources("AWS::SecretsManager::Secret");
+    assert_eq!(secrets.len(), 3, "one master secret per environment");
+    for (id, kept) in buckets.into_iter().chain(secrets) {
+        assert_eq!(kept["DeletionPolicy"], "RetainExceptOnCreate", "{id}");
+        assert_eq!(kept["UpdateReplacePolicy"], "Retain", "{id}");
     }
+}
+
+/// Issue 10, finding 1. RDS User Guide, "Password management with Amazon RDS and AWS Secrets
+/// Manager", Limitations: managing the master user password with Secrets Manager is not supported
+/// for "Creating a read replica when the source DB or DB cluster manages credentials with Secrets
+/// Manager" (every engine but RDS for SQL Server). Every shipped environment has replicas, so each
+/// renders the deployable pattern instead: a generated secret (AWS::SecretsManager::Secret,
+/// GenerateSecretString), the primary's MasterUserPassword as a `{{resolve:secretsmanager:...}}`
+/// dynamic reference to it, and a SecretTargetAttachment that adds the primary's connection details.
+#[test]
+fn an_environment_with_replicas_renders_the_secret_pattern() {
+    let project = project();
+    for env in project.environment_names().unwrap() {
+        let rendered = project.render(&env).unwrap();
+        let username = &rendered.environment.settings.database.master_username;
+        let database = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "database")
+            .unwrap();
+        let template = database.template.to_value();
+        let resources = &template["Resources"];
+        let replicas = resources
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|r| r["Properties"].get("SourceDBInstanceIdentifier").is_some())
+            .count();
+        assert!(replicas >= 1, "{env} has read replicas");
+
+        let secret = &resources["DatabaseMasterSecret"];
+        assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+        let generate = &secret["Properties"]["GenerateSecretString"];
+        assert_eq!(generate["GenerateStringKey"], "password");
+        let template_text: serde_json::Value =
+            serde_json::from_str(generate["SecretStringTemplate"].as_str().unwrap()).unwrap();
+        assert_eq!(template_text, serde_json::json!({ "username": username }));
+        assert!(secret["Properties"].get("SecretString").is_none());
+
+        let primary = &resources["DatabasePrimary"]["Properties"];
+        assert_eq!(
+            primary["MasterUserPassword"],
+            serde_json::json!({"Fn::Sub": "{{resolve:secretsmanager:${DatabaseMasterSecret}:SecretString:password}}"})
+        );
+        assert_eq!(primary["MasterUsername"], username.as_str());
+        assert!(primary.get("ManageMasterUserPassword").is_none(), "{env}");
+
+        let attachment = &resources["DatabaseMasterSecretAttachment"];
+        assert_eq!(
+            attachment["Type"],
+            "AWS::SecretsManager::SecretTargetAttachment"
+        );
+        assert_eq!(
+            attachment["Properties"],
+            serde_json::json!({
+                "SecretId": {"Ref": "DatabaseMasterSecret"},
+                "TargetId": {"Ref": "DatabasePrimary"},
+                "TargetType": "AWS::RDS::DBInstance",
+            })
+        );
+        assert_eq!(
+            template["Outputs"]["MasterUserSecretArn"]["Value"],
+            serde_json::json!({"Ref": "DatabaseMasterSecret"})
+        );
+    }
+}
+
+/// What the reviewed snapshots may say about passwords: never ManageMasterUserPassword (finding 1),
+/// and a MasterUserPassword only as a Secrets Manager dynamic reference; no secret value at all.
+#[test]
+fn no_snapshot_carries_a_password_or_a_managed_password() {
+    let dir = support::project_root().join("tests/snapshots");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display();
+        assert!(!text.contains("ManageMasterUserPassword"), "{name}");
+        assert!(
+            !text
+                .lines()
+                .any(|line| line.trim_start().starts_with("SecretString:")),
+            "{name}: a secret value in a template"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        for (at, line) in lines.iter().enumerate() {
+            if line.trim_start().starts_with("MasterUserPassword:") {
+                let value = lines[at + 1].trim();
+                assert!(
+                    value.starts_with("Fn::Sub: '{{resolve:secretsmanager:"),
+                    "{name}:{}: {value}",
+                    at + 2
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3, "one primary per environment");
 }
 
 /// Issue 10, finding 6: the shipped environments name the major version alone and let RDS apply

@@ -133,8 +133,6 @@ pub struct DbInstance {
     pub replica_source: Option<String>,
     pub vpc_security_group_ids: Vec<String>,
     pub port: Option<i32>,
-    /// Present when RDS manages the master password in Secrets Manager.
-    pub master_user_secret_arn: Option<String>,
     pub endpoint_address: Option<String>,
 }
 

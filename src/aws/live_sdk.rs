@@ -445,7 +445,6 @@ fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> DbInstance {
             .filter_map(|g| owned(g.vpc_security_group_id()))
             .collect(),
         port: db.endpoint().and_then(|e| e.port()),
-        master_user_secret_arn: db.master_user_secret().and_then(|s| owned(s.secret_arn())),
         endpoint_address: db.endpoint().and_then(|e| owned(e.address())),
     }
 }

@@ -1,7 +1,6 @@
 use clap::Args;
 
 use crate::aws::SdkCloudFormation;
-use crate::aws::live_sdk::SdkLiveResources;
 use crate::cli::{AwsOptions, Console, connect, runtime, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
@@ -27,8 +26,7 @@ pub fn run(
     let outputs = runtime()?.block_on(async {
         let clients = connect(&rendered.environment, aws).await?;
         let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-        let live = SdkLiveResources::new(&clients);
-        crate::outputs::collect(&cloudformation, &live, &rendered).await
+        crate::outputs::collect(&cloudformation, &rendered).await
     })?;
     let text = if args.json {
         crate::report::json("outputs", &outputs)?

@@ -104,7 +104,6 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
     let exposed_when_false = [
         "StorageEncrypted",
         "SqsManagedSseEnabled",
-        "ManageMasterUserPassword",
         "DeletionProtection",
     ];
     let always = [

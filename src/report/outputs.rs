@@ -33,12 +33,7 @@ pub fn render(outputs: &EnvironmentOutputs, style: Style) -> String {
         );
         let width = stack.outputs.keys().map(String::len).max().unwrap_or(0);
         for (name, output) in &stack.outputs {
-            let source = if output.source == "cloudformation" {
-                String::new()
-            } else {
-                format!("  {}", style.dim(&format!("(from {})", output.source)))
-            };
-            let _ = writeln!(text, "  {name:<width$}  {}{source}", output.value);
+            let _ = writeln!(text, "  {name:<width$}  {}", output.value);
         }
     }
     text

@@ -1,11 +1,12 @@
-//! PostgreSQL primary with a managed master password, its read replicas and their subnet group.
+//! PostgreSQL primary, its read replicas and their subnet group, and the Secrets Manager secret that
+//! generates and keeps the master password.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::intrinsics::{get_att, join, reference};
-use crate::model::{Lifecycle, Resource, Template};
+use crate::model::intrinsics::{get_att, join, reference, sub};
+use crate::model::{Lifecycle, Output, Resource, Template};
 use crate::stacks::{StackContext, network};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +35,19 @@ pub struct Replicas {
 
 pub const PRIMARY: &str = "DatabasePrimary";
 pub const SUBNET_GROUP: &str = "DatabaseSubnetGroup";
+pub const MASTER_SECRET: &str = "DatabaseMasterSecret";
+const MASTER_SECRET_ATTACHMENT: &str = "DatabaseMasterSecretAttachment";
+pub const MASTER_SECRET_OUTPUT: &str = "MasterUserSecretArn";
+
+/// Characters the generated master password leaves out. RDS refuses three (AWS::RDS::DBInstance,
+/// MasterUserPassword: "can include any printable ASCII character except "/", """, or "@"") and
+/// Secrets Manager adds a space only with `IncludeSpace`, excluded here too. The others would need
+/// escaping wherever the password travels: `'` and `` ` `` and `\` in shells and SQL, `:`, `?`, `#`,
+/// `%` and `&` in `postgresql://user:password@host/db?...` connection URIs.
+const PASSWORD_EXCLUDED_CHARACTERS: &str = "/@\" '`\\:?#%&";
+/// PostgreSQL master passwords may have 8 to 128 characters (AWS::RDS::DBInstance,
+/// MasterUserPassword); 32 of the ~80 remaining characters give ample entropy.
+const PASSWORD_LENGTH: u32 = 32;
 
 pub const WRITER_ENDPOINT_OUTPUT: &str = "WriterEndpoint";
 pub const READER_ENDPOINTS_OUTPUT: &str = "ReaderEndpoints";
@@ -108,6 +122,13 @@ pub fn build(
     one(ctx.add(
         template,
         field,
+        MASTER_SECRET,
+        master_secret(component, ctx),
+    ))?;
+
+    one(ctx.add(
+        template,
+        field,
         PRIMARY,
         Resource::new(
             "AWS::RDS::DBInstance",
@@ -122,8 +143,10 @@ pub fn build(
                 "MultiAZ": component.multi_az,
                 "BackupRetentionPeriod": component.backup_retention_days,
                 "DeletionProtection": component.deletion_protection,
-                "ManageMasterUserPassword": true,
+                // Not ManageMasterUserPassword: RDS refuses read replicas of an instance whose
+                // password it manages (see `master_secret`).
                 "MasterUsername": component.master_username,
+                "MasterUserPassword": master_password_reference(),
                 "DBName": component.database_name,
                 "Port": component.port.to_string(),
                 "DBSubnetGroupName": reference(SUBNET_GROUP),
@@ -134,6 +157,23 @@ pub fn build(
             }),
         )
         .lifecycle(Lifecycle::SNAPSHOT),
+    ))?;
+
+    // Adds the primary's host, port and engine to the secret, so that the secret alone is enough to
+    // connect (and to turn on rotation later). "A single secret resource can only have one target
+    // attached to it" (CloudFormation reference, AWS::SecretsManager::SecretTargetAttachment).
+    one(ctx.add(
+        template,
+        field,
+        MASTER_SECRET_ATTACHMENT,
+        Resource::new(
+            "AWS::SecretsManager::SecretTargetAttachment",
+            json!({
+                "SecretId": reference(MASTER_SECRET),
+                "TargetId": reference(PRIMARY),
+                "TargetType": "AWS::RDS::DBInstance",
+            }),
+        ),
     ))?;
 
     for index in 0..component.replicas.count {
@@ -161,6 +201,49 @@ pub fn build(
     }
 
     outputs(component, ctx, template).map_err(|d| vec![d])
+}
+
+/// The master credentials: a Secrets Manager secret whose password Secrets Manager generates at
+/// creation, so that no password exists in any file, template, plan or log.
+///
+/// Why not `ManageMasterUserPassword`: RDS User Guide, Password management with Amazon RDS and
+/// AWS Secrets Manager, Limitations: managing the master password with Secrets Manager is not
+/// supported for "Creating a read replica when the source DB or DB cluster manages credentials
+/// with Secrets Manager" (all engines but RDS for SQL Server), and every environment has replicas.
+///
+/// The secret is kept when the stack is deleted or the secret replaced (`Lifecycle::KEEP`), as
+/// long as the primary's final snapshot, whose master password it holds. Encrypted with the
+/// account's default `aws/secretsmanager` key.
+fn master_secret(component: &DatabaseComponent, ctx: &StackContext) -> Resource {
+    let username = json!({ "username": component.master_username }).to_string();
+    Resource::new(
+        "AWS::SecretsManager::Secret",
+        json!({
+            "Description": format!(
+                "Master user credentials of the {} PostgreSQL primary (password generated by Secrets Manager)",
+                ctx.prefix()
+            ),
+            "GenerateSecretString": {
+                "SecretStringTemplate": username,
+                "GenerateStringKey": "password",
+                "PasswordLength": PASSWORD_LENGTH,
+                "ExcludeCharacters": PASSWORD_EXCLUDED_CHARACTERS,
+                "IncludeSpace": false,
+            },
+            "Tags": ctx.tags(Some("database-master")),
+        }),
+    )
+    .lifecycle(Lifecycle::KEEP)
+}
+
+/// `{{resolve:secretsmanager:<secret ARN>:SecretString:password}}`: CloudFormation reads the value
+/// from Secrets Manager while it creates or updates the primary, and never shows or stores it
+/// (CloudFormation User Guide, Get a secret or secret value from Secrets Manager with a dynamic
+/// reference). The secret's `Ref` is its ARN.
+pub fn master_password_reference() -> Value {
+    sub(&format!(
+        "{{{{resolve:secretsmanager:${{{MASTER_SECRET}}}:SecretString:password}}}}"
+    ))
 }
 
 fn check(component: &DatabaseComponent, ctx: &StackContext) -> Result<(), Vec<Diagnostic>> {
@@ -196,6 +279,18 @@ fn outputs(
     let readers: Vec<Value> = (0..component.replicas.count)
         .map(|index| get_att(&replica(index), "Endpoint.Address"))
         .collect();
+    // Not exported: no other stack reads the credentials; `strata outputs` lists the ARN.
+    ctx.add_output(
+        template,
+        field,
+        MASTER_SECRET_OUTPUT,
+        Output {
+            description: "ARN of the Secrets Manager secret with the master user's credentials"
+                .into(),
+            value: reference(MASTER_SECRET),
+            export: None,
+        },
+    )?;
     let mut export = |name: &str, description: &str, value: Value| {
         ctx.add_output(
             template,
@@ -219,9 +314,6 @@ fn outputs(
         "Read replica endpoint addresses, comma separated",
         join(",", readers.clone()),
     )?;
-    // The master secret's ARN is not exported: `GetAtt MasterUserSecret.SecretArn` is not supported
-    // everywhere strata must run (the local emulator rejects the template), and RDS itself reports
-    // it (DescribeDBInstances), which is where `strata outputs` reads it.
     for (index, reader) in readers.into_iter().enumerate() {
         let name = format!("ReaderEndpoint{}", index + 1);
         export(
@@ -236,6 +328,31 @@ fn outputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AWS::RDS::DBInstance, MasterUserPassword: "The password for the master user. The password
+    /// can include any printable ASCII character except "/", """, or "@"." ... "RDS for PostgreSQL:
+    /// Must contain from 8 to 128 characters." The generated password must be one RDS accepts.
+    #[test]
+    fn the_generated_password_avoids_what_rds_refuses() {
+        for refused in ['/', '"', '@', ' '] {
+            assert!(
+                PASSWORD_EXCLUDED_CHARACTERS.contains(refused),
+                "{refused:?}"
+            );
+        }
+        assert!((8..=128).contains(&PASSWORD_LENGTH));
+    }
+
+    /// CloudFormation User Guide, dynamic references to Secrets Manager:
+    /// `{{resolve:secretsmanager:secret-id:SecretString:json-key}}`, with the secret's ARN (its
+    /// `Ref`) as secret-id.
+    #[test]
+    fn the_primary_reads_the_password_through_a_dynamic_reference() {
+        assert_eq!(
+            master_password_reference(),
+            json!({"Fn::Sub": "{{resolve:secretsmanager:${DatabaseMasterSecret}:SecretString:password}}"})
+        );
+    }
 
     /// Issue 10, finding 6. RDS retires minor versions; a major version alone is accepted (RDS User
     /// Guide, Supported PostgreSQL versions: "If a major version is specified but a minor version is

@@ -59,12 +59,9 @@ pub fn db_instance(ctx: &Ctx) -> Verdict {
             Some(text_or_null(db.replica_source.as_deref())),
             Kind::Identifier,
         ),
-        (
-            "ManageMasterUserPassword",
-            Some(Value::Bool(db.master_user_secret_arn.is_some())),
-            Kind::Bool,
-        ),
     ];
+    // MasterUserPassword is write-only (its schema's writeOnlyProperties): RDS never reports it,
+    // so it is never compared.
     for (name, actual, kind) in properties {
         diffs.property(ctx, name, actual, kind);
     }
@@ -96,9 +93,6 @@ mod tests {
             replica_source: None,
             vpc_security_group_ids: vec!["sg-db".into()],
             port: Some(5432),
-            master_user_secret_arn: Some(
-                "arn:aws:secretsmanager:eu-west-1:1:secret:rds!db-1".into(),
-            ),
             endpoint_address: None,
         }
     }
@@ -109,7 +103,9 @@ mod tests {
             json!({
                 "AllocatedStorage": "20", "BackupRetentionPeriod": 1, "DBInstanceClass": "db.t4g.micro",
                 "DeletionProtection": false, "Engine": "postgres", "EngineVersion": "17",
-                "ManageMasterUserPassword": true, "MultiAZ": false, "Port": "5432",
+                "MasterUsername": "feedadmin",
+                "MasterUserPassword": {"Fn::Sub": "{{resolve:secretsmanager:${Secret}:SecretString:password}}"},
+                "MultiAZ": false, "Port": "5432",
                 "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "GP3",
                 "VPCSecurityGroups": [{"Fn::ImportValue": "net-DbSg"}],
                 "DBSubnetGroupName": {"Ref": "Subnets"}

@@ -125,23 +125,11 @@ fn template_key(path: &Path) -> String {
 }
 
 fn template_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+    let found = crate::dir::files(dir, &[TEMPLATE_EXTENSION]).map_err(|source| Error::Read {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_file()
-            && path
-                .extension()
-                .is_some_and(|ext| ext == TEMPLATE_EXTENSION)
-        {
-            found.push(path);
-        }
-    }
-    found.sort();
-    Ok(found)
+    Ok(found.into_iter().map(|f| f.path).collect())
 }
 
 fn syntax_diagnostic(path: &Path, err: &TemplateError) -> Diagnostic {

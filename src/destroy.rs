@@ -29,10 +29,18 @@ pub struct StackToDelete {
     pub status: String,
     pub resources: usize,
     pub termination_protection: bool,
-    /// DB instances whose DeletionProtection is on.
-    pub deletion_protected: Vec<String>,
+    /// Resources whose deletion protection is on (the property the catalog names for their type).
+    pub deletion_protected: Vec<Protected>,
     /// Resources that outlive the stack.
     pub kept: Vec<KeptResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Protected {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `DeletionProtection`, `DeletionProtectionEnabled`, ...
+    pub property: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,11 +95,19 @@ pub async fn prepare<C: CloudFormation>(
                     policy: policy.to_owned(),
                 });
             }
-            let protected = resource
-                .pointer("/Properties/DeletionProtection")
-                .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"));
-            if resource_type == "AWS::RDS::DBInstance" && protected {
-                deletion_protected.push(logical_id.clone());
+            let protection = crate::catalog::lookup(resource_type)
+                .and_then(|t| t.deletion_protection.as_deref());
+            if let Some(property) = protection
+                && resource
+                    .get("Properties")
+                    .and_then(|p| p.get(property))
+                    .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))
+            {
+                deletion_protected.push(Protected {
+                    logical_id: logical_id.clone(),
+                    resource_type: resource_type.to_owned(),
+                    property: property.to_owned(),
+                });
             }
         }
         stacks.push(StackToDelete {
@@ -122,10 +138,16 @@ pub fn refusals(plan: &DestroyPlan, rendered: &RenderedEnvironment) -> Vec<Strin
                 stack.stack_name, stack.stack_name
             ));
         }
-        for logical_id in &stack.deletion_protected {
+        for protected in &stack.deletion_protected {
+            // The database component sets it from the environment; anything else from its definition.
+            let how = if protected.resource_type == "AWS::RDS::DBInstance" {
+                format!("Set `database.deletion_protection: false` in {file}")
+            } else {
+                format!("Set its {} to false in its definition", protected.property)
+            };
             reasons.push(format!(
-                "{logical_id} in {} has deletion protection on. Set `database.deletion_protection: false` in {file} and run `strata apply --env {}` first",
-                stack.stack_name, plan.environment
+                "{} in {} has deletion protection on. {how} and run `strata apply --env {}` first",
+                protected.logical_id, stack.stack_name, plan.environment
             ));
         }
     }

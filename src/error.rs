@@ -43,7 +43,17 @@ pub enum Error {
     StackCycle { cycle: Vec<String> },
 
     #[error("cannot serialise the template of stack `{stack}`: {message}")]
-    Serialize { stack: String, message: String },
+    SerializeTemplate { stack: String, message: String },
+
+    /// A command's result could not be written as JSON (`--json`).
+    #[error("cannot serialise the {command} report as JSON: {message}")]
+    SerializeReport {
+        command: &'static str,
+        message: String,
+    },
+
+    #[error("cannot write the plan file {}: {message}", path.display())]
+    SerializePlan { path: PathBuf, message: String },
 
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

@@ -13,6 +13,7 @@ pub mod config;
 pub mod definition;
 pub mod destroy;
 pub mod diagnostic;
+mod dir;
 pub mod drift;
 pub mod error;
 pub mod exit;

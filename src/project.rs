@@ -3,16 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use std::collections::BTreeMap;
-
-use crate::config::{Environment, EnvironmentDir, PolicyLevel};
+use crate::config::{Environment, EnvironmentDir};
 use crate::definition::StackDir;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::graph::{self, StackNode};
 use crate::model::Template;
 use crate::naming;
-use crate::policy::{self, Level, PolicyReport, RuleFile, TemplateInput, Waiver};
+use crate::policy::{PolicyReport, PolicySet, TemplateInput, Waiver};
 use crate::stacks::{self, StackContext};
 
 pub struct Project {
@@ -20,9 +18,7 @@ pub struct Project {
     pub environments: EnvironmentDir,
     pub stacks: StackDir,
     /// Rule files of `policies/`, syntax-checked when the project opens.
-    pub policies: Vec<RuleFile>,
-    /// Rule name -> the rule file (stem) defining it.
-    pub rules: BTreeMap<String, String>,
+    pub policies: PolicySet,
 }
 
 /// One stack of one environment, ready to render, plan or apply.
@@ -80,25 +76,12 @@ impl Project {
         } else {
             root
         };
-        let policy_dir = root.join("policies");
-        let policies = if policy_dir.is_dir() {
-            policy::load_rule_files(&policy_dir)?
-        } else {
-            Vec::new()
-        };
-        policy::check_syntax(&policies)?;
-        let mut rules = BTreeMap::new();
-        for file in &policies {
-            for rule in policy::rule_names(file)? {
-                rules.insert(rule, file.name.clone());
-            }
-        }
+        let policies = PolicySet::load(&root.join("policies"))?;
         Ok(Project {
             root: root.to_path_buf(),
             environments: EnvironmentDir::new(root.join("environments")),
             stacks: StackDir::open(&root.join("stacks"))?,
             policies,
-            rules,
         })
     }
 
@@ -133,13 +116,15 @@ impl Project {
             };
             match stacks::build(&definition, &ctx) {
                 Ok(template) => {
-                    let waivers = self.waivers(&definition, &ctx, &template, &mut problems);
+                    let waivers =
+                        self.policies
+                            .waivers(&definition.waivers, &ctx, &template, &mut problems);
                     built.push((file, template, waivers));
                 }
                 Err(mut found) => problems.append(&mut found),
             }
         }
-        problems.extend(self.unknown_policy_files(&environment));
+        problems.extend(self.policies.unknown_files(&environment));
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
@@ -181,18 +166,6 @@ impl Project {
         })
     }
 
-    /// The rule files `environment` applies, with their levels.
-    pub fn policy_selection(&self, environment: &Environment) -> Vec<(RuleFile, Level)> {
-        self.policies
-            .iter()
-            .filter_map(|file| match environment.settings.policies.get(&file.name) {
-                Some(PolicyLevel::Error) => Some((file.clone(), Level::Error)),
-                Some(PolicyLevel::Warn) => Some((file.clone(), Level::Warn)),
-                Some(PolicyLevel::Off) | None => None,
-            })
-            .collect()
-    }
-
     /// Evaluates the environment's rule files over all its templates, with the stacks' waivers.
     pub fn check_policies(&self, rendered: &RenderedEnvironment) -> Result<PolicyReport, Error> {
         let values: Vec<serde_json::Value> = rendered
@@ -214,78 +187,8 @@ impl Project {
             .iter()
             .flat_map(|s| s.waivers.clone())
             .collect();
-        Ok(policy::evaluate(
-            &self.policy_selection(&rendered.environment),
-            &templates,
-            &waivers,
-        )?)
-    }
-
-    fn unknown_policy_files(&self, environment: &Environment) -> Vec<Diagnostic> {
-        let known: Vec<&str> = self.policies.iter().map(|f| f.name.as_str()).collect();
-        environment
-            .settings
+        Ok(self
             .policies
-            .keys()
-            .filter(|name| !known.contains(&name.as_str()))
-            .map(|name| {
-                let field = format!("policies.{name}");
-                let file = environment
-                    .origins
-                    .file_of(&field)
-                    .unwrap_or(&environment.file);
-                Diagnostic::new(
-                    file,
-                    field,
-                    format!(
-                        "no rule file policies/{name}.guard; rule files: {}",
-                        known.join(", ")
-                    ),
-                )
-            })
-            .collect()
-    }
-
-    /// Checks each waiver names a resource of the stack and a known rule, with a reason.
-    fn waivers(
-        &self,
-        definition: &stacks::StackDefinition,
-        ctx: &StackContext,
-        template: &Template,
-        problems: &mut Vec<Diagnostic>,
-    ) -> Vec<Waiver> {
-        let mut waivers = Vec::new();
-        for (index, waiver) in definition.waivers.iter().enumerate() {
-            let field = format!("waivers[{index}]");
-            if !template.resources.contains_key(&waiver.resource) {
-                let ids: Vec<&str> = template.resources.keys().map(String::as_str).collect();
-                problems.push(ctx.diagnostic(
-                    &format!("{field}.resource"),
-                    format!(
-                        "no resource `{}` in this stack; resources: {}",
-                        waiver.resource,
-                        ids.join(", ")
-                    ),
-                ));
-            } else if !self.rules.contains_key(&waiver.rule) {
-                problems.push(ctx.diagnostic(
-                    &format!("{field}.rule"),
-                    format!("no rule `{}` in policies/", waiver.rule),
-                ));
-            } else if waiver.reason.trim().is_empty() {
-                problems.push(ctx.diagnostic(
-                    &format!("{field}.reason"),
-                    "a waiver needs a written reason",
-                ));
-            } else {
-                waivers.push(Waiver {
-                    stack: ctx.stack.to_string(),
-                    logical_id: waiver.resource.clone(),
-                    rule: waiver.rule.clone(),
-                    reason: waiver.reason.trim().to_string(),
-                });
-            }
-        }
-        waivers
+            .check(&rendered.environment, &templates, &waivers)?)
     }
 }

@@ -49,7 +49,7 @@ pub fn to_text(stack: &str, template: &Template, format: Format) -> Result<Strin
 }
 
 pub fn value_to_text(stack: &str, value: &Value, format: Format) -> Result<String, Error> {
-    let failed = |message: String| Error::Serialize {
+    let failed = |message: String| Error::SerializeTemplate {
         stack: stack.to_string(),
         message,
     };

@@ -11,8 +11,7 @@ use crate::error::Error;
 use crate::exit::Outcome;
 use crate::plan::{self, Plan, saved::SavedPlan};
 use crate::project::Project;
-use crate::report::progress::{PlainProgress, TerminalProgress};
-use crate::watch::{self, Progress};
+use crate::watch;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -112,11 +111,7 @@ pub fn run(
         return Err(refusal);
     }
 
-    let progress: Box<dyn Progress> = if console.interactive {
-        Box::new(TerminalProgress::new(console.err_style))
-    } else {
-        Box::new(PlainProgress::new(std::io::stderr(), console.err_style))
-    };
+    let progress = console.progress();
     let report = runtime.block_on(async {
         tokio::select! {
             report = apply::execute(&cloudformation, &rendered, &plan.stacks, options, progress.as_ref()) => report,

@@ -6,8 +6,7 @@ use crate::destroy;
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::project::Project;
-use crate::report::progress::{PlainProgress, TerminalProgress};
-use crate::watch::{self, Progress};
+use crate::watch;
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
@@ -58,11 +57,7 @@ pub fn run(
             false,
         )?;
     }
-    let progress: Box<dyn Progress> = if console.interactive {
-        Box::new(TerminalProgress::new(console.err_style))
-    } else {
-        Box::new(PlainProgress::new(std::io::stderr(), console.err_style))
-    };
+    let progress = console.progress();
     let report = runtime.block_on(destroy::execute(
         &cloudformation,
         &plan,

@@ -22,6 +22,8 @@ use crate::error::Error;
 use crate::exit::{self, Outcome};
 use crate::project::{Project, RenderedEnvironment};
 use crate::report::Style;
+use crate::report::progress::{PlainProgress, TerminalProgress};
+use crate::watch::Progress;
 
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about = "Typed stack definitions for AWS: render, check, plan, apply, drift", long_about = None)]
@@ -75,16 +77,31 @@ pub enum Command {
     Drift(drift::DriftArgs),
 }
 
-/// Where a command writes: results to `out`, reports about the run (policy findings, progress) to `err`.
+/// Where a command writes and reads: results to `out`, reports about the run (policy findings,
+/// progress, questions) to `err`, answers from `input`. Injected, so commands run in-process in tests.
 pub struct Console<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut (dyn Write + Send),
+    /// Where answers to questions come from (stdin for the binary).
+    pub input: &'a mut dyn BufRead,
     /// Style of `out`.
     pub style: Style,
     /// Style of `err` (either stream may be redirected on its own).
     pub err_style: Style,
     /// A person is at a terminal (stdin and stderr): questions can be asked and progress redrawn.
     pub interactive: bool,
+}
+
+impl Console<'_> {
+    /// Progress of stack operations: redrawn in place at a terminal, plain timestamped lines on
+    /// `err` otherwise (CI logs, tests).
+    pub fn progress(&mut self) -> Box<dyn Progress + '_> {
+        if self.interactive {
+            Box::new(TerminalProgress::new(self.err_style))
+        } else {
+            Box::new(PlainProgress::new(&mut *self.err, self.err_style))
+        }
+    }
 }
 
 /// Colour only on a terminal, and never with `--no-color` or a non-empty `NO_COLOR`.
@@ -131,8 +148,8 @@ pub(crate) fn confirm(
     )?;
     let _ = console.err.flush();
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
+    console
+        .input
         .read_line(&mut answer)
         .map_err(|source| Error::Read {
             path: PathBuf::from("<stdin>"),
@@ -225,9 +242,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
     let mut console = Console {
         out: &mut out,
         err: &mut err,
+        input: &mut input,
         style,
         err_style: error_style,
         interactive,
@@ -257,5 +277,94 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
             path: PathBuf::from("<stdout>"),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::ProgressEvent;
+
+    struct Buffers {
+        out: Vec<u8>,
+        err: Vec<u8>,
+        input: std::io::Cursor<Vec<u8>>,
+    }
+
+    impl Buffers {
+        fn new(input: &str) -> Buffers {
+            Buffers {
+                out: Vec::new(),
+                err: Vec::new(),
+                input: std::io::Cursor::new(input.as_bytes().to_vec()),
+            }
+        }
+
+        fn console(&mut self, interactive: bool) -> Console<'_> {
+            Console {
+                out: &mut self.out,
+                err: &mut self.err,
+                input: &mut self.input,
+                style: Style::PLAIN,
+                err_style: Style::PLAIN,
+                interactive,
+            }
+        }
+    }
+
+    #[test]
+    fn confirmation_asks_on_the_console_and_reads_its_input() {
+        let mut yes = Buffers::new("yes\n");
+        assert!(confirm(&mut yes.console(true), "Apply?", "apply", true).is_ok());
+        assert!(String::from_utf8_lossy(&yes.err).contains("Apply?\nOnly 'yes' is accepted: "));
+
+        let mut no = Buffers::new("y\n");
+        let refused = confirm(&mut no.console(true), "Apply?", "apply", true);
+        assert!(matches!(refused, Err(Error::Cancelled)), "{refused:?}");
+
+        let mut unattended = Buffers::new("yes\n");
+        let refused = confirm(&mut unattended.console(false), "Destroy?", "destroy", false);
+        assert!(matches!(
+            refused,
+            Err(Error::ConfirmationRequired {
+                command: "destroy",
+                ..
+            })
+        ));
+        assert_eq!(
+            unattended.input.position(),
+            0,
+            "nothing read without a terminal"
+        );
+    }
+
+    #[test]
+    fn progress_off_a_terminal_is_written_to_the_console() {
+        let mut buffers = Buffers::new("");
+        {
+            let mut console = buffers.console(false);
+            let progress = console.progress();
+            progress.report(ProgressEvent::Note {
+                stack: "photofeed-dev-storage".into(),
+                message: "enabling termination protection".into(),
+            });
+        }
+        let err = String::from_utf8_lossy(&buffers.err);
+        assert!(
+            err.contains("photofeed-dev-storage  enabling termination protection"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_command_runs_in_process_on_the_injected_console() {
+        let mut buffers = Buffers::new("");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let cli = Cli::try_parse_from(["strata", "--root", root, "validate", "--env", "dev"])
+            .expect("arguments parse");
+        let outcome = run(cli, &mut buffers.console(false)).expect("dev validates");
+        assert_eq!(outcome, Outcome::Success);
+        let out = String::from_utf8_lossy(&buffers.out);
+        assert!(out.starts_with("ok dev: "), "{out}");
     }
 }

@@ -65,7 +65,7 @@ pub fn run(
             } else {
                 style.green("ok")
             };
-            let rules = project.policy_selection(&rendered.environment).len();
+            let rules = project.policies.selection(&rendered.environment).len();
             write_out(
                 console.out,
                 &format!(

@@ -212,28 +212,11 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// `*.yaml` files of a directory as (stem, path), sorted by stem.
+/// `*.yaml` files of a directory as (stem, path), sorted.
 pub fn yaml_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+    let found = crate::dir::files(dir, &["yaml", "yml"]).map_err(|source| Error::Read {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| Error::Read {
-                path: dir.to_path_buf(),
-                source,
-            })?
-            .path();
-        if path.is_file()
-            && path
-                .extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        {
-            files.push((stem(&path), path));
-        }
-    }
-    files.sort();
-    Ok(files)
+    Ok(found.into_iter().map(|f| (f.stem, f.path)).collect())
 }

@@ -112,7 +112,7 @@ impl Plan {
 /// The body strata sends: compact canonical JSON (well under the 51,200-byte inline limit).
 pub fn template_body(stack: &RenderedStack) -> Result<String, Error> {
     serde_json::to_string(&crate::render::template_value(&stack.template)).map_err(|err| {
-        Error::Serialize {
+        Error::SerializeTemplate {
             stack: stack.name.clone(),
             message: err.to_string(),
         }

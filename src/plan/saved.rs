@@ -28,8 +28,8 @@ impl SavedPlan {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        let mut text = serde_json::to_string_pretty(self).map_err(|err| Error::Serialize {
-            stack: "plan".into(),
+        let mut text = serde_json::to_string_pretty(self).map_err(|err| Error::SerializePlan {
+            path: path.to_path_buf(),
             message: err.to_string(),
         })?;
         text.push('\n');

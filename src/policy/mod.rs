@@ -17,6 +17,7 @@ mod error;
 mod report;
 mod rule_tests;
 mod rules;
+mod selection;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{PolicyError, Position};
 pub use rule_tests::{RuleStatus, TestCaseResult, find_rule_test_file, run_rule_tests};
 pub use rules::{RuleFile, check_syntax, load_rule_files, rule_names};
+pub use selection::PolicySet;
 
 use report::{GuardFileReport, RawFailure, logical_id_of};
 

@@ -32,21 +32,13 @@ impl RuleFile {
 /// Reads every `*.guard` file directly inside `dir` (not recursively, so `tests/` is not read),
 /// sorted by name.
 pub fn load_rule_files(dir: &Path) -> Result<Vec<RuleFile>, PolicyError> {
-    let read_dir_error = |source| PolicyError::ReadDir {
+    let found = crate::dir::files(dir, &["guard"]).map_err(|source| PolicyError::ReadDir {
         dir: dir.to_path_buf(),
         source,
-    };
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_dir_error)? {
-        let path = entry.map_err(read_dir_error)?.path();
-        if path.is_file() && path.extension().is_some_and(|ext| ext == "guard") {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    paths
+    })?;
+    found
         .into_iter()
-        .map(|path| {
+        .map(|crate::dir::Found { path, .. }| {
             let content =
                 std::fs::read_to_string(&path).map_err(|source| PolicyError::ReadRuleFile {
                     path: path.clone(),

@@ -51,9 +51,9 @@ impl Style {
 }
 
 /// Any result as pretty JSON with a final newline.
-pub fn json<T: Serialize>(what: &str, value: &T) -> Result<String, Error> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|err| Error::Serialize {
-        stack: what.to_string(),
+pub fn json<T: Serialize>(command: &'static str, value: &T) -> Result<String, Error> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|err| Error::SerializeReport {
+        command,
         message: err.to_string(),
     })?;
     text.push('\n');

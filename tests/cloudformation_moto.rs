@@ -105,7 +105,7 @@ async fn change_sets_create_modify_and_report_no_changes() {
         .iter()
         .map(|c| {
             (
-                c.action.clone(),
+                c.action,
                 c.logical_id.as_str(),
                 c.resource_type.as_str(),
             )
@@ -151,7 +151,7 @@ async fn change_sets_create_modify_and_report_no_changes() {
     let changed: Vec<_> = update
         .changes
         .iter()
-        .map(|c| (c.action.clone(), c.logical_id.as_str()))
+        .map(|c| (c.action, c.logical_id.as_str()))
         .collect();
     assert_eq!(changed, vec![(ChangeAction::Modify, "Queue")]);
     cfn.execute_change_set(stack, "strata-2").await.unwrap();

@@ -103,13 +103,7 @@ async fn change_sets_create_modify_and_report_no_changes() {
     let mut adds: Vec<_> = created
         .changes
         .iter()
-        .map(|c| {
-            (
-                c.action,
-                c.logical_id.as_str(),
-                c.resource_type.as_str(),
-            )
-        })
+        .map(|c| (c.action, c.logical_id.as_str(), c.resource_type.as_str()))
         .collect();
     adds.sort();
     assert_eq!(

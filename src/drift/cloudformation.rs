@@ -95,7 +95,14 @@ fn add_record(stack: &mut StackDrift, record: ResourceDriftRecord) {
         resource.status = ResourceStatus::Deleted;
         return;
     }
+    let known = crate::catalog::lookup(&record.resource_type);
     for difference in record.differences {
+        // AWS cannot read a write-only value back (a password, code to deploy), and a read-only
+        // one is AWS's own: a "difference" at either says nothing about drift.
+        let segments = pointer_segments(&difference.path);
+        if known.is_some_and(|t| t.is_write_only(&segments) || t.is_read_only(&segments)) {
+            continue;
+        }
         let path = property_path(&difference.path);
         let actual = json_or_text(difference.actual);
         let severity = normalize::severity(&path, &actual);
@@ -108,6 +115,21 @@ fn add_record(stack: &mut StackDrift, record: ResourceDriftRecord) {
             source: Source::Cloudformation,
         });
     }
+}
+
+/// `/Properties/SecurityGroupIngress/1/CidrIp` -> the property path as the catalog reads it.
+fn pointer_segments(pointer: &str) -> Vec<crate::catalog::Segment> {
+    use crate::catalog::Segment;
+    pointer
+        .trim_start_matches('/')
+        .trim_start_matches("Properties/")
+        .split('/')
+        .filter(|part| !part.is_empty())
+        .map(|part| match part.parse::<usize>() {
+            Ok(index) => Segment::Index(index),
+            Err(_) => Segment::Key(part.to_owned()),
+        })
+        .collect()
 }
 
 /// `/Properties/SecurityGroupIngress/1/CidrIp` -> `SecurityGroupIngress.1.CidrIp`, like strata's own paths.
@@ -149,6 +171,36 @@ mod tests {
             stack: Some(stack.into()),
             status: 500,
         }
+    }
+
+    #[test]
+    fn differences_at_write_only_properties_are_not_drift() {
+        let record = ResourceDriftRecord {
+            logical_id: "Db".into(),
+            physical_id: Some("db-1".into()),
+            resource_type: "AWS::RDS::DBInstance".into(),
+            status: "MODIFIED".into(),
+            differences: [
+                "/Properties/MasterUserPassword",
+                "/Properties/DBInstanceClass",
+            ]
+            .into_iter()
+            .map(|path| PropertyDifference {
+                path: path.into(),
+                expected: Some("\"a\"".into()),
+                actual: Some("\"b\"".into()),
+                kind: "NOT_EQUAL".into(),
+            })
+            .collect(),
+        };
+        let mut drift = stack();
+        add_record(&mut drift, record);
+        let paths: Vec<&str> = drift.resources[0]
+            .differences
+            .iter()
+            .map(|d| d.path.as_str())
+            .collect();
+        assert_eq!(paths, ["DBInstanceClass"]);
     }
 
     #[test]

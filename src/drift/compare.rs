@@ -8,6 +8,7 @@ use super::live::{LiveKind, LiveQuery, LiveState};
 use super::resolve::{AttributeSource, Resolver, partition};
 use super::{ResourceDrift, ResourceStatus, Severity, StackDrift};
 use crate::aws::cloudformation::StackResource;
+use crate::catalog::DriftReader;
 use crate::model::Template;
 use crate::project::RenderedStack;
 
@@ -56,39 +57,44 @@ impl AttributeSource for LiveAttributes<'_> {
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String> {
         let resource_type = self.template.resources.get(logical_id)?.resource_type;
         let physical = self.physical_ids.get(logical_id)?;
+        let known = crate::catalog::lookup(resource_type)?;
+        // The schema's primary identifier is what CloudFormation reports as the physical id.
+        if known.primary_identifier == [attribute] {
+            return Some(physical.clone());
+        }
         let live = self.live;
-        match (resource_type, attribute) {
-            ("AWS::EC2::SecurityGroup", "GroupId")
-            | ("AWS::EC2::Subnet", "SubnetId")
-            | ("AWS::EC2::VPC", "VpcId")
-            | ("AWS::SQS::Queue", "QueueUrl") => Some(physical.clone()),
-            ("AWS::EC2::SecurityGroup", "VpcId") => {
+        match (known.drift?, attribute) {
+            // Ref gives the group id; the schema's identifier is `Id`, the same value.
+            (DriftReader::SecurityGroup, "GroupId") => Some(physical.clone()),
+            (DriftReader::SecurityGroup, "VpcId") => {
                 live.security_groups.get(physical)?.vpc_id.clone()
             }
-            ("AWS::EC2::EIP", "AllocationId") => live.address(physical)?.allocation_id.clone(),
-            ("AWS::EC2::EIP", "PublicIp") => live.address(physical)?.public_ip.clone(),
-            ("AWS::EC2::VPC", "CidrBlock") => live.vpcs.get(physical)?.cidr_block.clone(),
-            ("AWS::EC2::Subnet", "AvailabilityZone") => {
+            (DriftReader::ElasticIp, "AllocationId") => {
+                live.address(physical)?.allocation_id.clone()
+            }
+            (DriftReader::ElasticIp, "PublicIp") => live.address(physical)?.public_ip.clone(),
+            (DriftReader::Vpc, "CidrBlock") => live.vpcs.get(physical)?.cidr_block.clone(),
+            (DriftReader::Subnet, "AvailabilityZone") => {
                 live.subnets.get(physical)?.availability_zone.clone()
             }
-            ("AWS::EC2::Instance", "PublicIp") => live.instances.get(physical)?.public_ip.clone(),
-            ("AWS::SQS::Queue", "Arn") => live
+            (DriftReader::Instance, "PublicIp") => live.instances.get(physical)?.public_ip.clone(),
+            (DriftReader::Queue, "Arn") => live
                 .queues
                 .get(physical)?
                 .attributes
                 .get("QueueArn")
                 .cloned(),
-            ("AWS::SQS::Queue", "QueueName") => {
+            (DriftReader::Queue, "QueueName") => {
                 let arn = live.queues.get(physical)?.attributes.get("QueueArn")?;
                 arn.rsplit(':').next().map(str::to_owned)
             }
-            ("AWS::S3::Bucket", "Arn") => {
+            (DriftReader::Bucket, "Arn") => {
                 Some(format!("arn:{}:s3:::{physical}", partition(self.region)))
             }
-            ("AWS::RDS::DBInstance", "Endpoint.Address") => {
+            (DriftReader::DbInstance, "Endpoint.Address") => {
                 live.db_instance(physical)?.endpoint_address.clone()
             }
-            ("AWS::RDS::DBInstance", "Endpoint.Port") => {
+            (DriftReader::DbInstance, "Endpoint.Port") => {
                 live.db_instance(physical)?.port.map(|p| p.to_string())
             }
             _ => None,
@@ -207,9 +213,9 @@ fn compare_stack(
     let mut resources = Vec::new();
     let template = &stack.rendered.template;
     for (logical_id, resource) in &template.resources {
-        if !checks::is_checked(resource.resource_type) {
+        let Some(reader) = checks::checked_by(resource.resource_type) else {
             continue;
-        }
+        };
         let Some(deployed) = in_stack.get(logical_id.as_str()) else {
             notes.add(
                 "declared but not in the deployed stack (run `strata plan`)",
@@ -226,7 +232,7 @@ fn compare_stack(
             live,
             separate_rules,
         };
-        let verdict = checks::check(&ctx);
+        let verdict = checks::check(reader, &ctx);
         checked += 1;
         if let Some(drift) = resource_drift(&ctx, deployed, verdict, notes) {
             resources.push(drift);

@@ -8,6 +8,7 @@ use crate::aws::live::{
     Address, Bucket, DbInstance, Instance, InternetGateway, LiveResources, NatGateway, Queue,
     RouteTable, SecurityGroup, Subnet, Vpc,
 };
+use crate::catalog::DriftReader;
 
 /// The kinds of live object strata reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,22 +27,34 @@ pub enum LiveKind {
 }
 
 impl LiveKind {
-    /// The live object a CloudFormation resource type's physical id names, if strata checks that type.
-    pub fn of_resource_type(resource_type: &str) -> Option<LiveKind> {
-        Some(match resource_type {
-            "AWS::EC2::VPC" => LiveKind::Vpc,
-            "AWS::EC2::Subnet" => LiveKind::Subnet,
-            "AWS::EC2::RouteTable" => LiveKind::RouteTable,
-            "AWS::EC2::InternetGateway" => LiveKind::InternetGateway,
-            "AWS::EC2::NatGateway" => LiveKind::NatGateway,
-            "AWS::EC2::EIP" => LiveKind::Address,
-            "AWS::EC2::SecurityGroup" => LiveKind::SecurityGroup,
-            "AWS::EC2::Instance" => LiveKind::Instance,
-            "AWS::RDS::DBInstance" => LiveKind::DbInstance,
-            "AWS::S3::Bucket" => LiveKind::Bucket,
-            "AWS::SQS::Queue" => LiveKind::Queue,
-            _ => return None,
+    /// The live object a drift reader compares a resource with, when it reads one by the resource's
+    /// own physical id (routes, attachments and separate rules are checked through other objects).
+    pub fn of_reader(reader: DriftReader) -> Option<LiveKind> {
+        Some(match reader {
+            DriftReader::Vpc => LiveKind::Vpc,
+            DriftReader::Subnet => LiveKind::Subnet,
+            DriftReader::RouteTable => LiveKind::RouteTable,
+            DriftReader::InternetGateway => LiveKind::InternetGateway,
+            DriftReader::NatGateway => LiveKind::NatGateway,
+            DriftReader::ElasticIp => LiveKind::Address,
+            DriftReader::SecurityGroup => LiveKind::SecurityGroup,
+            DriftReader::Instance => LiveKind::Instance,
+            DriftReader::DbInstance => LiveKind::DbInstance,
+            DriftReader::Bucket => LiveKind::Bucket,
+            DriftReader::Queue => LiveKind::Queue,
+            DriftReader::Route
+            | DriftReader::GatewayAttachment
+            | DriftReader::EipAssociation
+            | DriftReader::SecurityGroupRule => return None,
         })
+    }
+
+    /// The live object a CloudFormation resource type's physical id names, if strata checks that
+    /// type (the catalog says which reader does).
+    pub fn of_resource_type(resource_type: &str) -> Option<LiveKind> {
+        crate::catalog::lookup(resource_type)?
+            .drift
+            .and_then(LiveKind::of_reader)
     }
 }
 

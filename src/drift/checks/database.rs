@@ -53,18 +53,21 @@ pub fn db_instance(ctx: &Ctx) -> Verdict {
             Some(json!(db.vpc_security_group_ids)),
             Kind::IdSet,
         ),
-        // A replica that was promoted (or whose source was replaced) no longer names its source.
-        (
-            "SourceDBInstanceIdentifier",
-            Some(text_or_null(db.replica_source.as_deref())),
-            Kind::Identifier,
-        ),
     ];
     // MasterUserPassword is write-only (its schema's writeOnlyProperties): RDS never reports it,
     // so it is never compared.
     for (name, actual, kind) in properties {
         diffs.property(ctx, name, actual, kind);
     }
+    // Write-only in CloudFormation's schema, but RDS reports the link itself
+    // (DescribeDBInstances ReadReplicaSourceDBInstanceIdentifier). A replica that was promoted (or
+    // whose source was replaced) no longer names its source.
+    diffs.read_from_service(
+        ctx,
+        "SourceDBInstanceIdentifier",
+        Some(text_or_null(db.replica_source.as_deref())),
+        Kind::Identifier,
+    );
     diffs.verdict()
 }
 

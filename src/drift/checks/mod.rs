@@ -15,6 +15,7 @@ use super::live::{LiveKind, LiveState};
 use super::normalize::{self, Kind};
 use super::resolve::Resolver;
 use super::{Difference, Severity, Source};
+use crate::catalog::{self, DriftReader, Segment};
 use crate::model::{Resource, Template};
 
 pub use security_group::{SeparateRule, separate_rule};
@@ -65,7 +66,20 @@ pub struct Diffs {
 impl Diffs {
     /// Compares the declared property `name` (if declared and resolvable) with `actual` (if AWS reported it;
     /// `Some(Value::Null)` means AWS reports it absent).
+    ///
+    /// A property the type's schema marks write-only is never compared: AWS does not return it, so
+    /// any difference would be invented.
     pub fn property(&mut self, ctx: &Ctx, name: &str, actual: Option<Value>, kind: Kind) {
+        let write_only = catalog::lookup(ctx.resource.resource_type)
+            .is_some_and(|t| t.is_write_only(&[Segment::Key(name.to_owned())]));
+        if !write_only {
+            self.read_from_service(ctx, name, actual, kind);
+        }
+    }
+
+    /// Like [`Diffs::property`], for a property the schema marks write-only (CloudFormation's read
+    /// handler does not return it) that the service's own API does return, so it can be compared.
+    pub fn read_from_service(&mut self, ctx: &Ctx, name: &str, actual: Option<Value>, kind: Kind) {
         if let Some(expected) = ctx.declared(name) {
             self.compare(name, expected, actual, kind);
         }
@@ -125,32 +139,33 @@ impl Diffs {
     }
 }
 
-/// Resource types strata has a live check for.
-pub fn is_checked(resource_type: &str) -> bool {
-    LiveKind::of_resource_type(resource_type).is_some()
-        || matches!(
-            resource_type,
-            "AWS::EC2::Route" | "AWS::EC2::VPCGatewayAttachment" | "AWS::EC2::EIPAssociation"
-        )
+/// The reader that checks a resource of this type on its own, as the catalog says; `None` for
+/// types only CloudFormation's drift detection covers, and for separate security group rules
+/// (compared as part of their group).
+pub fn checked_by(resource_type: &str) -> Option<DriftReader> {
+    catalog::lookup(resource_type)?
+        .drift
+        .filter(|reader| *reader != DriftReader::SecurityGroupRule)
 }
 
-pub fn check(ctx: &Ctx) -> Verdict {
-    match ctx.resource.resource_type {
-        "AWS::EC2::VPC" => network::vpc(ctx),
-        "AWS::EC2::Subnet" => network::subnet(ctx),
-        "AWS::EC2::RouteTable" => network::route_table(ctx),
-        "AWS::EC2::Route" => network::route(ctx),
-        "AWS::EC2::InternetGateway" => network::internet_gateway(ctx),
-        "AWS::EC2::VPCGatewayAttachment" => network::gateway_attachment(ctx),
-        "AWS::EC2::NatGateway" => network::nat_gateway(ctx),
-        "AWS::EC2::EIP" => network::elastic_ip(ctx),
-        "AWS::EC2::EIPAssociation" => network::eip_association(ctx),
-        "AWS::EC2::SecurityGroup" => security_group::security_group(ctx),
-        "AWS::EC2::Instance" => compute::instance(ctx),
-        "AWS::RDS::DBInstance" => database::db_instance(ctx),
-        "AWS::S3::Bucket" => storage::bucket(ctx),
-        "AWS::SQS::Queue" => storage::queue(ctx),
-        _ => Diffs::default().verdict(),
+pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
+    match reader {
+        DriftReader::Vpc => network::vpc(ctx),
+        DriftReader::Subnet => network::subnet(ctx),
+        DriftReader::RouteTable => network::route_table(ctx),
+        DriftReader::Route => network::route(ctx),
+        DriftReader::InternetGateway => network::internet_gateway(ctx),
+        DriftReader::GatewayAttachment => network::gateway_attachment(ctx),
+        DriftReader::NatGateway => network::nat_gateway(ctx),
+        DriftReader::ElasticIp => network::elastic_ip(ctx),
+        DriftReader::EipAssociation => network::eip_association(ctx),
+        DriftReader::SecurityGroup => security_group::security_group(ctx),
+        DriftReader::Instance => compute::instance(ctx),
+        DriftReader::DbInstance => database::db_instance(ctx),
+        DriftReader::Bucket => storage::bucket(ctx),
+        DriftReader::Queue => storage::queue(ctx),
+        // Its rule is compared with the group's live rules by the group's check.
+        DriftReader::SecurityGroupRule => Diffs::default().verdict(),
     }
 }
 
@@ -163,20 +178,31 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
             .get(name)
             .and_then(|value| resolver.resolve_string(value))
     };
-    let wanted: &[(&str, LiveKind)] = match resource.resource_type {
-        "AWS::EC2::Route" => &[
+    let Some(reader) = catalog::lookup(resource.resource_type).and_then(|t| t.drift) else {
+        return Vec::new();
+    };
+    let wanted: &[(&str, LiveKind)] = match reader {
+        DriftReader::Route => &[
             ("RouteTableId", LiveKind::RouteTable),
             ("NatGatewayId", LiveKind::NatGateway),
         ],
-        "AWS::EC2::VPCGatewayAttachment" => &[("InternetGatewayId", LiveKind::InternetGateway)],
-        "AWS::EC2::EIPAssociation" => &[
+        DriftReader::GatewayAttachment => &[("InternetGatewayId", LiveKind::InternetGateway)],
+        DriftReader::EipAssociation => &[
             ("AllocationId", LiveKind::Address),
             ("EIP", LiveKind::Address),
         ],
-        "AWS::EC2::SecurityGroupIngress" | "AWS::EC2::SecurityGroupEgress" => {
-            &[("GroupId", LiveKind::SecurityGroup)]
-        }
-        _ => &[],
+        DriftReader::SecurityGroupRule => &[("GroupId", LiveKind::SecurityGroup)],
+        DriftReader::Vpc
+        | DriftReader::Subnet
+        | DriftReader::RouteTable
+        | DriftReader::InternetGateway
+        | DriftReader::NatGateway
+        | DriftReader::ElasticIp
+        | DriftReader::SecurityGroup
+        | DriftReader::Instance
+        | DriftReader::DbInstance
+        | DriftReader::Bucket
+        | DriftReader::Queue => &[],
     };
     wanted
         .iter()

@@ -85,7 +85,8 @@ pub fn verdict(case: &Case, physical_id: &str) -> Verdict {
         live: &case.live,
         separate_rules: &case.separate_rules,
     };
-    check(&ctx)
+    let reader = super::checked_by(ctx.resource.resource_type).expect("a type strata checks");
+    check(reader, &ctx)
 }
 
 /// The differences found; panics if the resource is reported deleted.

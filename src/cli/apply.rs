@@ -30,7 +30,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
 
-    /// Accept replacing or removing this stateful resource (DB instance, bucket, queue); repeatable.
+    /// Accept replacing or removing this resource that holds data (a stateful type of the catalog: DB instance, bucket, queue, table, secret, key, log group); repeatable.
     #[arg(long, value_name = "LOGICAL_ID", num_args = 1.., action = clap::ArgAction::Append)]
     pub allow_replace: Vec<String>,
 

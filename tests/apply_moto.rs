@@ -184,6 +184,29 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
             .contains("primary")
     );
     assert!(outputs["stacks"][2]["outputs"]["BastionPublicIp"]["value"].is_string());
+    // The bastion's image comes from the public SSM parameter through an
+    // AWS::SSM::Parameter::Value<AWS::EC2::Image::Id> template parameter (issue 10, finding 2).
+    // moto resolves such parameters from its own copy of AWS's public parameters: in eu-west-1,
+    // al2023-ami-kernel-default-x86_64 names ami-087fc0fcee2c7570a (MOTO_NOTES section 4).
+    let bastion = outputs["stacks"][2]["outputs"]["BastionInstanceId"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let image = block(async {
+        let clients = support::clients(&moto).await;
+        let described = clients
+            .ec2
+            .describe_instances()
+            .instance_ids(&bastion)
+            .send()
+            .await
+            .unwrap();
+        described.reservations()[0].instances()[0]
+            .image_id()
+            .unwrap()
+            .to_owned()
+    });
+    assert_eq!(image, "ami-087fc0fcee2c7570a");
 
     let second = apply(&fixture, &moto, &[]);
     assert_code(&second, 0);

@@ -422,6 +422,47 @@ fn an_engine_version_that_is_neither_a_major_nor_a_pinned_minor_is_rejected() {
     );
 }
 
+/// Issue 10, finding 2. A pinned image must look like an AMI id, and a named Amazon Linux
+/// parameter must fit the instance type's architecture (EC2 will not boot an x86_64 image on a
+/// Graviton type).
+#[test]
+fn a_malformed_pinned_image_or_an_image_of_the_wrong_architecture_is_rejected() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "environments/base.yaml",
+        "image: amazon-linux-2023",
+        "image: ami-0A1B2C3D",
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "environments/base.yaml",
+            "bastion.image: `ami-0A1B2C3D` is not an AMI id (ami- and 8 or 17 lowercase hex digits",
+        ],
+    );
+    let fixture = Fixture::copy_of_project();
+    fixture
+        .edit(
+            "environments/base.yaml",
+            "image: amazon-linux-2023",
+            "image: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        )
+        .edit(
+            "environments/base.yaml",
+            "instance_type: t3.micro",
+            "instance_type: t4g.micro",
+        );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "bastion.image",
+            "names an x86_64 image, but the instance type is arm64; use /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        ],
+    );
+}
+
 #[test]
 fn missing_template_variable_names_the_file_and_line() {
     let fixture = Fixture::copy_of_project();

@@ -317,3 +317,61 @@ fn engine_versions_follow_minor_releases_unless_pinned() {
         "17.6"
     );
 }
+
+/// Issue 10, finding 2: the placeholder image is gone. By default the bastion's ImageId is a
+/// `Ref` to an SSM-typed parameter whose default is the public Amazon Linux 2023 parameter of the
+/// instance type's architecture; a Graviton type gets the arm64 one; a pinned id is rendered as is.
+#[test]
+fn the_bastion_image_comes_from_the_public_parameter_of_its_architecture_or_a_pin() {
+    for (id, instance) in rendered_resources("AWS::EC2::Instance") {
+        assert_eq!(
+            instance["Properties"]["ImageId"],
+            serde_json::json!({"Ref": "BastionImageId"}),
+            "{id}"
+        );
+    }
+    let parameter = |fixture: &support::Fixture| {
+        let rendered = Project::open(fixture.root())
+            .unwrap()
+            .render("dev")
+            .unwrap();
+        let bastion = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "bastion")
+            .unwrap();
+        let value = bastion.template.to_value();
+        (
+            value["Parameters"]["BastionImageId"].clone(),
+            value["Resources"]["BastionInstance"]["Properties"]["ImageId"].clone(),
+        )
+    };
+    let fixture = support::Fixture::copy_of_project();
+    let (x86, _) = parameter(&fixture);
+    assert_eq!(
+        x86["Type"],
+        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    );
+    assert_eq!(
+        x86["Default"],
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    );
+    fixture.edit(
+        "environments/base.yaml",
+        "instance_type: t3.micro",
+        "instance_type: t4g.micro",
+    );
+    let (arm, _) = parameter(&fixture);
+    assert_eq!(
+        arm["Default"],
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    );
+    fixture.edit(
+        "environments/base.yaml",
+        "image: amazon-linux-2023",
+        "image: ami-087fc0fcee2c7570a",
+    );
+    let (none, image) = parameter(&fixture);
+    assert!(none.is_null(), "a pinned image needs no parameter: {none}");
+    assert_eq!(image, "ami-087fc0fcee2c7570a");
+}

@@ -79,7 +79,9 @@ pub struct ReplicaSettings {
 #[serde(deny_unknown_fields)]
 pub struct BastionSettings {
     pub instance_type: String,
-    pub image_id: String,
+    /// `amazon-linux-2023` (the latest, for the instance type's architecture), a pinned AMI id of
+    /// the region (`ami-...`) or an SSM parameter path (`/...`).
+    pub image: String,
     /// CIDRs allowed to reach the bastion on port 22; empty means no SSH ingress (SSM only).
     #[serde(default)]
     pub allowed_cidrs: Vec<String>,

@@ -4,7 +4,7 @@ use crate::cidr;
 use crate::config::{Environment, RESERVED_TAGS};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::naming;
-use crate::stacks::{database, storage};
+use crate::stacks::{bastion, database, storage};
 
 pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     let mut found = Diagnostics::default();
@@ -124,7 +124,9 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     check("database.name", database_name(&db.name));
 
     let bastion = &s.bastion;
-    check("bastion.image_id", image_id(&bastion.image_id));
+    if let Err((field, message)) = bastion::choose_image(&bastion.instance_type, &bastion.image) {
+        check(field, Err(message));
+    }
     for (index, source) in bastion.allowed_cidrs.iter().enumerate() {
         check(
             &format!("bastion.allowed_cidrs[{index}]"),
@@ -297,21 +299,6 @@ fn database_name(text: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{text}` must be 1-63 letters, digits or underscores, starting with a letter"
-        ))
-    }
-}
-
-fn image_id(text: &str) -> Result<(), String> {
-    let hex = text.strip_prefix("ami-").unwrap_or("");
-    if (hex.len() == 8 || hex.len() == 17)
-        && hex
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{text}` is not an AMI id such as ami-0123456789abcdef0"
         ))
     }
 }

@@ -58,6 +58,7 @@ fn shipped_rule_files_load_sorted_and_parse() {
     assert_eq!(
         names,
         [
+            "aws",
             "database",
             "lifecycle",
             "network",
@@ -274,6 +275,40 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             json!({"Resources": {
             "Lt": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {"MetadataOptions": {"HttpTokens": "optional"}}}},
             "Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"LaunchTemplate": {"LaunchTemplateId": {"Ref": "Lt"}, "Version": "1"}}}}}),
+        ),
+        (
+            "AWS_RDS_NO_REPLICA_OF_MANAGED_PASSWORD",
+            "Replica",
+            json!({"Resources": {
+            "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"ManageMasterUserPassword": true}},
+            "Replica": {"Type": "AWS::RDS::DBInstance", "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}}}}}),
+        ),
+        (
+            "AWS_KEPT_EXCEPT_ON_CREATE",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({}))}}),
+        ),
+        (
+            "AWS_S3_NOTIFICATION_NOT_TO_FIFO_QUEUE",
+            "Inbox",
+            json!({"Resources": {
+            "Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": true}},
+            "Inbox": bucket(json!({"NotificationConfiguration": {"QueueConfigurations": [
+                {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["Jobs", "Arn"]}}]}}))}}),
+        ),
+        (
+            "AWS_SQS_DLQ_KEEPS_MESSAGES_AS_LONG_AS_SOURCE",
+            // Reported where the fix goes: the dead-letter queue's retention.
+            "JobsDlq",
+            json!({"Resources": {
+            "JobsDlq": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 60}},
+            "Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 345600,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDlq", "Arn"]}, "maxReceiveCount": 5}}}}}),
+        ),
+        (
+            "AWS_EC2_IMAGE_NOT_A_PLACEHOLDER",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-0a1b2c3d4e5f60718"}}}}),
         ),
         (
             "TAGS_REQUIRED",

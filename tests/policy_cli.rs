@@ -21,9 +21,9 @@ fn every_shipped_environment_passes_its_policies() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout(contains("ok dev: 4 stacks (network -> database -> bastion -> storage), 47 resources, 5 policy files"))
+        .stdout(contains("ok dev: 4 stacks (network -> database -> bastion -> storage), 47 resources, 6 policy files"))
         .stdout(contains("ok staging:"))
-        .stdout(contains("ok prod:").and(contains("6 policy files")))
+        .stdout(contains("ok prod:").and(contains("7 policy files")))
         .stdout(contains("error").not());
 }
 
@@ -200,4 +200,25 @@ fn a_broken_rule_file_names_the_file_and_position() {
         .code(1)
         .stderr(contains("policies/broken.guard:"))
         .stderr(contains("syntax error"));
+}
+
+/// Issue 10, finding 2 / aws.guard: the placeholder image the platform once shipped has the shape
+/// of an AMI id, so only the policy stops it, before anything reaches AWS (exit 3).
+#[test]
+fn a_placeholder_image_is_a_policy_violation() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "environments/base.yaml",
+        "image: amazon-linux-2023",
+        "image: ami-0a1b2c3d4e5f60718",
+    );
+    let assert = fixture
+        .strata()
+        .args(["validate", "--env", "dev"])
+        .assert()
+        .code(3);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(out.contains("AWS_EC2_IMAGE_NOT_A_PLACEHOLDER"), "{out}");
+    assert!(out.contains("BastionInstance"), "{out}");
+    assert!(out.contains("InvalidAMIID.NotFound"), "{out}");
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::apply::Cause;
-use crate::aws::cloudformation::{CloudFormation, WaitPolicy};
+use crate::aws::cloudformation::{CloudFormation, RequestToken, WaitPolicy};
+use crate::aws::once;
 use crate::error::Error;
 use crate::project::RenderedEnvironment;
 use crate::watch::events::root_causes;
@@ -185,14 +186,16 @@ pub async fn execute<C: CloudFormation>(
             operation: Operation::Delete,
             resources: stack.resources,
         });
-        // Follow the delete by stack id: by name, the stack vanishes before its last events.
+        // Follow the delete by stack id: by name, the stack vanishes before its last events. The id names the
+        // operation too: one delete per stack, however often it is retried.
+        let token = RequestToken::derive("delete", &[&stack.stack_id]);
         let watched = follow(
             cloudformation,
             &stack.stack_id,
             &stack.stack_name,
             progress,
             wait,
-            || cloudformation.delete_stack(&stack.stack_id),
+            || once::delete_stack(cloudformation, &stack.stack_id, &token),
         )
         .await
         .map_err(|err| failed(err.to_string()))?;

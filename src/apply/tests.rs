@@ -1,170 +1,16 @@
 //! Apply's scheduling, failure and recovery logic against an in-memory CloudFormation: the paths
-//! the local emulator cannot produce (it never rolls back, so no stack ends in ROLLBACK_COMPLETE).
+//! the local emulator cannot produce (it never rolls back, so no stack ends in ROLLBACK_COMPLETE,
+//! and it ignores client request tokens).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
-use crate::aws::cloudformation::{
-    ChangeSetDescription, ChangeSetId, ChangeSetRequest, Export, StackResource, StackStatus,
-};
+use crate::aws::cloudformation::StackStatus;
+use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
 use crate::plan::plan;
 use crate::project::Project;
 use crate::watch::{NoProgress, recorded_events};
-
-#[derive(Default)]
-struct Fake {
-    stacks: Mutex<BTreeMap<String, FakeStack>>,
-    /// Stacks whose next CreateStack fails, with the events the failure produces (oldest first).
-    failing: Mutex<BTreeMap<String, Vec<StackEvent>>>,
-    calls: Mutex<Vec<String>>,
-}
-
-#[derive(Clone)]
-struct FakeStack {
-    id: String,
-    status: String,
-    /// Newest first, like the API.
-    events: Vec<StackEvent>,
-}
-
-fn stack_event(stack: &str, n: usize, status: &str) -> StackEvent {
-    StackEvent {
-        event_id: format!("{stack}-{n}"),
-        timestamp: "2026-11-24T10:00:00Z".into(),
-        logical_id: stack.into(),
-        physical_id: None,
-        resource_type: "AWS::CloudFormation::Stack".into(),
-        status: status.into(),
-        reason: None,
-    }
-}
-
-impl Fake {
-    fn log(&self, call: String) {
-        self.calls.lock().unwrap().push(call);
-    }
-
-    /// By id any stack; by name the live one (a deleted stack's name is free again).
-    fn find(&self, name_or_id: &str) -> Option<FakeStack> {
-        let stacks = self.stacks.lock().unwrap();
-        stacks.get(name_or_id).cloned().or_else(|| {
-            stacks
-                .values()
-                .find(|s| {
-                    s.id.starts_with(&format!("{name_or_id}#")) && s.status != "DELETE_COMPLETE"
-                })
-                .cloned()
-        })
-    }
-
-    fn status(&self, name: &str) -> Option<String> {
-        self.find(name).map(|s| s.status)
-    }
-}
-
-impl CloudFormation for Fake {
-    async fn describe_stack(&self, stack: &str) -> Result<Option<StackDescription>, AwsError> {
-        Ok(self
-            .find(stack)
-            .filter(|s| s.status != "DELETE_COMPLETE")
-            .map(|s| StackDescription {
-                name: s.id.split('#').next().unwrap_or_default().to_owned(),
-                id: s.id.clone(),
-                status: StackStatus(s.status.clone()),
-                status_reason: None,
-                outputs: BTreeMap::new(),
-                parameters: BTreeMap::new(),
-                tags: BTreeMap::new(),
-                termination_protection: false,
-            }))
-    }
-    async fn get_template(&self, _: &str) -> Result<serde_json::Value, AwsError> {
-        unreachable!("no stack is updated in these tests")
-    }
-    async fn create_stack(&self, request: &CreateStackRequest) -> Result<String, AwsError> {
-        self.log(format!("create {}", request.stack));
-        let mut stacks = self.stacks.lock().unwrap();
-        let generation = stacks.len();
-        let id = format!("{}#{generation}", request.stack);
-        let failure = self.failing.lock().unwrap().remove(&request.stack);
-        let (status, mut events) = match failure {
-            Some(events) => ("ROLLBACK_COMPLETE".to_owned(), events),
-            None => (
-                "CREATE_COMPLETE".to_owned(),
-                vec![
-                    stack_event(&request.stack, 1, "CREATE_IN_PROGRESS"),
-                    stack_event(&request.stack, 2, "CREATE_COMPLETE"),
-                ],
-            ),
-        };
-        events.reverse();
-        stacks.insert(
-            id.clone(),
-            FakeStack {
-                id: id.clone(),
-                status,
-                events,
-            },
-        );
-        Ok(id)
-    }
-    async fn create_change_set(&self, _: &ChangeSetRequest) -> Result<ChangeSetId, AwsError> {
-        unreachable!()
-    }
-    async fn describe_change_set(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<ChangeSetDescription, AwsError> {
-        unreachable!()
-    }
-    async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), AwsError> {
-        unreachable!()
-    }
-    async fn execute_change_set(&self, _: &str, _: &str) -> Result<(), AwsError> {
-        unreachable!()
-    }
-    async fn describe_stack_events(
-        &self,
-        stack: &str,
-        until: Option<&str>,
-    ) -> Result<Vec<StackEvent>, AwsError> {
-        let events = self.find(stack).map(|s| s.events).unwrap_or_default();
-        Ok(events
-            .into_iter()
-            .take_while(|e| Some(e.event_id.as_str()) != until)
-            .collect())
-    }
-    async fn latest_stack_event(&self, stack: &str) -> Result<Option<StackEvent>, AwsError> {
-        Ok(self.find(stack).and_then(|s| s.events.first().cloned()))
-    }
-    async fn list_stack_resources(&self, _: &str) -> Result<Vec<StackResource>, AwsError> {
-        Ok(Vec::new())
-    }
-    async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {
-        Ok(BTreeMap::new())
-    }
-    async fn delete_stack(&self, stack: &str) -> Result<(), AwsError> {
-        self.log(format!(
-            "delete {}",
-            stack.split('#').next().unwrap_or_default()
-        ));
-        let mut stacks = self.stacks.lock().unwrap();
-        if let Some(found) = stacks.get_mut(stack) {
-            found.status = "DELETE_COMPLETE".into();
-            let n = found.events.len();
-            found
-                .events
-                .insert(0, stack_event(stack, n + 1, "DELETE_COMPLETE"));
-        }
-        Ok(())
-    }
-    async fn update_termination_protection(&self, _: &str, _: bool) -> Result<(), AwsError> {
-        unreachable!()
-    }
-}
 
 const OPTIONS: ApplyOptions = ApplyOptions {
     termination_protection: false,
@@ -193,15 +39,15 @@ fn outcome<'a>(report: &'a ApplyReport, stack: &str) -> &'a StackOutcome {
 #[tokio::test]
 async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
     let fake = Fake::default();
-    fake.failing.lock().unwrap().insert(
-        "photofeed-dev-network".into(),
+    fake.fail_next_create(
+        "photofeed-dev-network",
         vec![
-            stack_event("photofeed-dev-network", 1, "CREATE_IN_PROGRESS"),
+            stack_event("photofeed-dev-network", "1", "CREATE_IN_PROGRESS"),
             StackEvent {
                 reason: Some("The following resource(s) failed to create: [Vpc].".into()),
-                ..stack_event("photofeed-dev-network", 2, "ROLLBACK_IN_PROGRESS")
+                ..stack_event("photofeed-dev-network", "2", "ROLLBACK_IN_PROGRESS")
             },
-            stack_event("photofeed-dev-network", 3, "ROLLBACK_COMPLETE"),
+            stack_event("photofeed-dev-network", "3", "ROLLBACK_COMPLETE"),
         ],
     );
     let rendered = dev();
@@ -235,7 +81,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
         outcome(&report, "storage"),
         StackOutcome::Succeeded { .. }
     ));
-    let calls = fake.calls.lock().unwrap().clone();
+    let calls = fake.calls();
     assert!(
         !calls
             .iter()
@@ -251,10 +97,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     storage_failure
         .iter_mut()
         .for_each(|e| e.event_id.insert_str(0, "first-"));
-    fake.failing
-        .lock()
-        .unwrap()
-        .insert("photofeed-dev-storage".into(), storage_failure);
+    fake.fail_next_create("photofeed-dev-storage", storage_failure);
     let rendered = dev();
 
     let first = plan(&fake, &rendered, Some("storage")).await.unwrap();
@@ -279,7 +122,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "CREATE_COMPLETE")
     );
     assert_eq!(
-        fake.calls.lock().unwrap().clone(),
+        fake.calls(),
         [
             "create photofeed-dev-storage",
             "delete photofeed-dev-storage",
@@ -321,4 +164,174 @@ fn a_failed_rollback_names_the_command_and_the_resources_to_skip() {
             "the rollback failed too on PhotoUploadedQueue. Fix that cause, run `aws cloudformation continue-update-rollback --stack-name photofeed-dev-storage` (if they cannot roll back: --resources-to-skip PhotoUploadedQueue), then apply again"
         )
     );
+}
+
+fn succeeded_everywhere(report: &ApplyReport) -> bool {
+    report
+        .stacks
+        .iter()
+        .all(|s| matches!(s.outcome, StackOutcome::Succeeded { .. }))
+}
+
+fn count(calls: &[String], call: &str) -> usize {
+    calls.iter().filter(|c| c.as_str() == call).count()
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
+    let fake = Fake::default();
+    // Every CreateStack takes effect, its answer is lost, and the SDK sends it again.
+    fake.lose_answers("CreateStack", 4);
+    let rendered = dev();
+    let planned = plan(&fake, &rendered, None).await.unwrap();
+    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert!(succeeded_everywhere(&report), "{report:?}");
+    let calls = fake.calls();
+    for stack in &planned.stacks {
+        assert_eq!(
+            count(&calls, &format!("create {}", stack.stack_name)),
+            2,
+            "{calls:?}"
+        );
+        // Each stack's events carry the token its plan gave the create.
+        let deployed = fake.stack(&stack.stack_name).unwrap();
+        assert!(
+            deployed
+                .events
+                .iter()
+                .all(|e| e.client_request_token.as_deref()
+                    == Some(stack.client_request_token.as_str())),
+            "{:?}",
+            deployed.events
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
+    let fake = Fake::default();
+    fake.ignore_tokens();
+    fake.lose_answers("CreateStack", 4);
+    let rendered = dev();
+    let planned = plan(&fake, &rendered, None).await.unwrap();
+    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert!(succeeded_everywhere(&report), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
+    for ignores_tokens in [false, true] {
+        let fake = Fake::default();
+        if ignores_tokens {
+            fake.ignore_tokens();
+        }
+        let theirs = serde_json::json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}});
+        fake.create_meanwhile("photofeed-dev-storage", theirs.clone());
+        let rendered = dev();
+        let planned = plan(&fake, &rendered, Some("storage")).await.unwrap();
+        let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+            .await
+            .unwrap();
+        let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
+            panic!("another operation's stack is not ours: {report:?}");
+        };
+        assert!(causes[0].reason.contains("already exists"), "{causes:?}");
+        assert_eq!(
+            fake.stack("photofeed-dev-storage").unwrap().template,
+            theirs
+        );
+    }
+}
+
+/// Deploys dev on the fake, then changes what is deployed for storage so the next plan updates it.
+async fn deployed_dev_with_storage_changed(fake: &Fake, rendered: &RenderedEnvironment) {
+    let first = plan(fake, rendered, None).await.unwrap();
+    let report = execute(fake, rendered, &first.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert!(succeeded_everywhere(&report), "{report:?}");
+    fake.edit_template("photofeed-dev-storage", |template| {
+        let queue = template["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .find(|r| r["Type"] == "AWS::SQS::Queue")
+            .unwrap();
+        queue["Properties"]["VisibilityTimeout"] = serde_json::json!(999);
+    });
+}
+
+#[tokio::test]
+async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
+    let fake = Fake::default();
+    let rendered = dev();
+    deployed_dev_with_storage_changed(&fake, &rendered).await;
+    let update = plan(&fake, &rendered, None).await.unwrap();
+    let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
+    assert_eq!(storage.action, StackAction::Update);
+    // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
+    fake.lose_answers("ExecuteChangeSet", 1);
+    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "UPDATE_COMPLETE"),
+        "{report:?}"
+    );
+    assert_eq!(count(&fake.calls(), "execute photofeed-dev-storage"), 2);
+    let events = fake.stack("photofeed-dev-storage").unwrap().events;
+    assert_eq!(
+        events[0].client_request_token.as_deref(),
+        Some(storage.client_request_token.as_str())
+    );
+    // A lost answer to a change set's creation or deletion changes nothing either: no changes are left.
+    fake.lose_answers("CreateChangeSet", 4);
+    fake.lose_answers("DeleteChangeSet", 4);
+    let again = plan(&fake, &rendered, None).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.stacks);
+}
+
+#[tokio::test]
+async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
+    let fake = Fake::default();
+    let rendered = dev();
+    deployed_dev_with_storage_changed(&fake, &rendered).await;
+    let update = plan(&fake, &rendered, None).await.unwrap();
+    // The change set disappears (deleted by someone) before apply: nothing ran under our token.
+    let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
+    fake.delete_change_set(
+        "photofeed-dev-storage",
+        storage.change_set_id.as_deref().unwrap(),
+    )
+    .await
+    .unwrap();
+    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
+        panic!("a missing change set fails the update: {report:?}");
+    };
+    assert!(causes[0].reason.contains("does not exist"), "{causes:?}");
+}
+
+#[test]
+fn each_operation_of_a_plan_has_a_token_of_its_own() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fake = Fake::default();
+    let rendered = dev();
+    let first = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    std::thread::sleep(Duration::from_millis(2));
+    let second = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    let tokens: std::collections::BTreeSet<&str> = first
+        .stacks
+        .iter()
+        .chain(&second.stacks)
+        .map(|s| s.client_request_token.as_str())
+        .collect();
+    // Four stacks, two plans: a later plan's create is another operation, not a retry of this one.
+    assert_eq!(tokens.len(), 8, "{tokens:?}");
 }

@@ -105,6 +105,8 @@ pub struct ChangeSetRequest {
     pub tags: BTreeMap<String, String>,
     pub capabilities: Vec<Capability>,
     pub description: Option<String>,
+    /// CreateChangeSet's `ClientToken`: a retry of this request is recognised, not a second change set.
+    pub client_token: RequestToken,
 }
 
 /// A stack created directly (no change set): what apply does for a stack that does not exist yet. Its plan needs
@@ -118,6 +120,55 @@ pub struct CreateStackRequest {
     pub tags: BTreeMap<String, String>,
     pub capabilities: Vec<Capability>,
     pub termination_protection: bool,
+    pub client_request_token: RequestToken,
+}
+
+/// A `ClientRequestToken`: names one stack operation, so that CloudFormation recognises a retried call as the
+/// same operation, and stamps it on every event that operation produces (CreateStack API reference,
+/// ClientRequestToken: "All events initiated by a given stack operation are assigned the same client request
+/// token"). Derived from what identifies the operation (a change set id, a stack id, a plan and template), never
+/// random: the SDK's retries resend the same request, and a later run retrying the same operation derives the
+/// same token. 1 to 128 characters of `[a-zA-Z0-9][-a-zA-Z0-9]*`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct RequestToken(String);
+
+impl RequestToken {
+    /// `strata-<purpose>-<32 hex digits of SHA-256 over the parts>`; `purpose` is a short lowercase word.
+    pub fn derive(purpose: &str, parts: &[&str]) -> RequestToken {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(purpose.as_bytes());
+        for part in parts {
+            // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        RequestToken(format!("strata-{purpose}-{hex}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +223,9 @@ pub struct StackEvent {
     pub resource_type: String,
     pub status: String,
     pub reason: Option<String>,
+    /// The token of the operation that produced the event; absent when the operation was started without one
+    /// (or the endpoint does not record them).
+    pub client_request_token: Option<String>,
 }
 
 /// One resource of a deployed stack (ListStackResources).
@@ -235,6 +289,7 @@ pub trait CloudFormation: Send + Sync {
         &self,
         stack: &str,
         change_set: &str,
+        token: &RequestToken,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Newest first, as CloudFormation returns them. Stops paging at `until_event_id` (exclusive) so that
@@ -245,11 +300,12 @@ pub trait CloudFormation: Send + Sync {
         until_event_id: Option<&str>,
     ) -> impl Future<Output = Result<Vec<StackEvent>, AwsError>> + Send;
 
-    /// The stack's newest event (first page only), to mark where an operation's events begin.
-    fn latest_stack_event(
+    /// The stack's newest events, newest first (the first page only): where an operation's events begin, and
+    /// the events of an operation that has just started.
+    fn recent_stack_events(
         &self,
         stack: &str,
-    ) -> impl Future<Output = Result<Option<StackEvent>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<StackEvent>, AwsError>> + Send;
 
     /// All pages of the stack's resources, with physical ids.
     fn list_stack_resources(
@@ -262,7 +318,11 @@ pub trait CloudFormation: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<BTreeMap<String, Export>, AwsError>> + Send;
 
-    fn delete_stack(&self, stack: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn delete_stack(
+        &self,
+        stack: &str,
+        token: &RequestToken,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     fn update_termination_protection(
         &self,
@@ -570,7 +630,12 @@ mod tests {
         async fn delete_change_set(&self, _: &str, _: &str) -> Result<(), AwsError> {
             unreachable!()
         }
-        async fn execute_change_set(&self, _: &str, _: &str) -> Result<(), AwsError> {
+        async fn execute_change_set(
+            &self,
+            _: &str,
+            _: &str,
+            _: &RequestToken,
+        ) -> Result<(), AwsError> {
             unreachable!()
         }
         async fn describe_stack_events(
@@ -580,7 +645,7 @@ mod tests {
         ) -> Result<Vec<StackEvent>, AwsError> {
             unreachable!()
         }
-        async fn latest_stack_event(&self, _: &str) -> Result<Option<StackEvent>, AwsError> {
+        async fn recent_stack_events(&self, _: &str) -> Result<Vec<StackEvent>, AwsError> {
             unreachable!()
         }
         async fn list_stack_resources(&self, _: &str) -> Result<Vec<StackResource>, AwsError> {
@@ -589,7 +654,7 @@ mod tests {
         async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {
             unreachable!()
         }
-        async fn delete_stack(&self, _: &str) -> Result<(), AwsError> {
+        async fn delete_stack(&self, _: &str, _: &RequestToken) -> Result<(), AwsError> {
             unreachable!()
         }
         async fn update_termination_protection(&self, _: &str, _: bool) -> Result<(), AwsError> {

@@ -8,8 +8,8 @@ use aws_sdk_cloudformation::types::{self as cfn, ChangeSetType, TemplateStage};
 
 use super::cloudformation::{
     Capability, ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetKind, ChangeSetRequest,
-    CloudFormation, CreateStackRequest, Export, Replacement, ResourceChange, StackDescription,
-    StackEvent, StackOutput, StackResource, StackStatus, parse_template_body,
+    CloudFormation, CreateStackRequest, Export, Replacement, RequestToken, ResourceChange,
+    StackDescription, StackEvent, StackOutput, StackResource, StackStatus, parse_template_body,
 };
 use super::error::{AwsError, Call, classify};
 
@@ -79,6 +79,7 @@ impl CloudFormation for SdkCloudFormation {
             .set_tags(Some(tags(&request.tags)))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .enable_termination_protection(request.termination_protection)
+            .client_request_token(request.client_request_token.as_str())
             .send()
             .await
             .map_err(|err| classify(call, err))?;
@@ -102,6 +103,7 @@ impl CloudFormation for SdkCloudFormation {
             .set_tags(Some(tags(&request.tags)))
             .set_capabilities(Some(capabilities(&request.capabilities)))
             .set_description(request.description.clone())
+            .client_token(request.client_token.as_str())
             .send()
             .await
             .map_err(|err| classify(call, err))?;
@@ -166,24 +168,35 @@ impl CloudFormation for SdkCloudFormation {
         })
     }
 
+    /// A change set that is already gone counts as deleted.
     async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError> {
         let call = Call::change_set("DeleteChangeSet", stack, change_set);
-        self.client
+        match self
+            .client
             .delete_change_set()
             .stack_name(stack)
             .change_set_name(change_set)
             .send()
             .await
-            .map_err(|err| classify(call, err))?;
-        Ok(())
+            .map_err(|err| classify(call, err))
+        {
+            Ok(_) | Err(AwsError::ChangeSetNotFound { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 
-    async fn execute_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError> {
+    async fn execute_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        token: &RequestToken,
+    ) -> Result<(), AwsError> {
         let call = Call::change_set("ExecuteChangeSet", stack, change_set);
         self.client
             .execute_change_set()
             .stack_name(stack)
             .change_set_name(change_set)
+            .client_request_token(token.as_str())
             .send()
             .await
             .map_err(|err| classify(call, err))?;
@@ -221,7 +234,7 @@ impl CloudFormation for SdkCloudFormation {
         }
     }
 
-    async fn latest_stack_event(&self, stack: &str) -> Result<Option<StackEvent>, AwsError> {
+    async fn recent_stack_events(&self, stack: &str) -> Result<Vec<StackEvent>, AwsError> {
         let call = Call::stack("DescribeStackEvents", stack);
         let output = self
             .client
@@ -230,7 +243,7 @@ impl CloudFormation for SdkCloudFormation {
             .send()
             .await
             .map_err(|err| classify(call, err))?;
-        Ok(output.stack_events().first().map(stack_event))
+        Ok(output.stack_events().iter().map(stack_event).collect())
     }
 
     async fn list_stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, AwsError> {
@@ -287,11 +300,12 @@ impl CloudFormation for SdkCloudFormation {
         Ok(exports)
     }
 
-    async fn delete_stack(&self, stack: &str) -> Result<(), AwsError> {
+    async fn delete_stack(&self, stack: &str, token: &RequestToken) -> Result<(), AwsError> {
         let call = Call::stack("DeleteStack", stack);
         self.client
             .delete_stack()
             .stack_name(stack)
+            .client_request_token(token.as_str())
             .send()
             .await
             .map_err(|err| classify(call, err))?;
@@ -432,5 +446,9 @@ fn stack_event(event: &cfn::StackEvent) -> StackEvent {
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
         reason: event.resource_status_reason().map(str::to_owned),
+        client_request_token: event
+            .client_request_token()
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned),
     }
 }

@@ -32,6 +32,31 @@ pub enum AwsError {
         stack: String,
     },
 
+    /// CreateStack or CreateChangeSet: something of that name exists already. After a lost answer, possibly
+    /// what the first attempt created.
+    #[error("{operation}{}: already exists: {message}", on(.stack))]
+    AlreadyExists {
+        operation: &'static str,
+        stack: Option<String>,
+        message: String,
+    },
+
+    /// The request's token was used before: CloudFormation has (or had) an operation under it.
+    #[error("{operation}{}: an operation with this client request token already exists: {message}", on(.stack))]
+    TokenAlreadyExists {
+        operation: &'static str,
+        stack: Option<String>,
+        message: String,
+    },
+
+    /// The change set cannot be executed (or deleted) in its present state, e.g. it is already executing.
+    #[error("{operation}{}: {message}", on(.stack))]
+    InvalidChangeSetStatus {
+        operation: &'static str,
+        stack: Option<String>,
+        message: String,
+    },
+
     #[error("change set `{change_set}` of stack `{stack}` failed: {reason}")]
     ChangeSetFailed {
         stack: String,
@@ -118,6 +143,9 @@ impl AwsError {
             AwsError::StackNotFound { operation, .. }
             | AwsError::ChangeSetNotFound { operation, .. }
             | AwsError::NoUpdates { operation, .. }
+            | AwsError::AlreadyExists { operation, .. }
+            | AwsError::TokenAlreadyExists { operation, .. }
+            | AwsError::InvalidChangeSetStatus { operation, .. }
             | AwsError::WaitTimedOut { operation, .. }
             | AwsError::Throttled { operation, .. }
             | AwsError::AccessDenied { operation, .. }
@@ -301,6 +329,31 @@ fn classify_code(call: Call<'_>, code: &str, message: String) -> AwsError {
             stack: call.owned_stack(),
             message,
         };
+    }
+    // The codes as CloudFormation's query protocol sends them (the SDK's deserialisers match the same strings).
+    match code {
+        "AlreadyExistsException" => {
+            return AwsError::AlreadyExists {
+                operation,
+                stack: call.owned_stack(),
+                message,
+            };
+        }
+        "TokenAlreadyExistsException" => {
+            return AwsError::TokenAlreadyExists {
+                operation,
+                stack: call.owned_stack(),
+                message,
+            };
+        }
+        "InvalidChangeSetStatus" | "InvalidChangeSetStatusException" => {
+            return AwsError::InvalidChangeSetStatus {
+                operation,
+                stack: call.owned_stack(),
+                message,
+            };
+        }
+        _ => {}
     }
     if let (Some(stack), Some(change_set)) = (call.stack, call.change_set) {
         // AWS: code ChangeSetNotFound, "ChangeSet [NAME] does not exist". moto: ValidationError naming the change
@@ -577,6 +630,39 @@ mod tests {
                     ..
                 }
             ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn refusals_of_a_retried_call_have_their_own_variants() {
+        let call = Call::stack("CreateStack", "s");
+        let err = classify_failure(
+            call,
+            service(400, "AlreadyExistsException", "Stack [s] already exists"),
+        );
+        assert!(
+            matches!(&err, AwsError::AlreadyExists { stack: Some(s), .. } if s == "s"),
+            "{err:?}"
+        );
+        let err = classify_failure(
+            call,
+            service(400, "TokenAlreadyExistsException", "token exists"),
+        );
+        assert!(
+            matches!(err, AwsError::TokenAlreadyExists { .. }),
+            "{err:?}"
+        );
+        let err = classify_failure(
+            Call::change_set("ExecuteChangeSet", "s", "c"),
+            service(
+                400,
+                "InvalidChangeSetStatus",
+                "ChangeSet [c] cannot be executed in its current execution status of [EXECUTE_IN_PROGRESS]",
+            ),
+        );
+        assert!(
+            matches!(err, AwsError::InvalidChangeSetStatus { .. }),
             "{err:?}"
         );
     }

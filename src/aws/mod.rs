@@ -8,8 +8,11 @@ pub mod cloudformation_sdk;
 pub mod drift_detection;
 pub mod drift_detection_sdk;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod live;
 pub mod live_sdk;
+pub mod once;
 
 pub use account::caller_account;
 pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};

@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::aws::cloudformation::{
     self as cfn, Capability, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudFormation,
-    StackDescription, WaitPolicy,
+    RequestToken, StackDescription, WaitPolicy,
 };
+use crate::aws::once;
 use crate::catalog::is_stateful;
 use crate::error::Error;
 pub use crate::model::change::{ChangeAction, Replacement};
@@ -59,6 +60,10 @@ pub struct StackPlan {
     /// Stacks created by this plan whose exports this stack imports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waits_for: Vec<String>,
+    /// The token apply's CreateStack or ExecuteChangeSet carries: one per operation this plan starts, the same
+    /// on every retry of it (by the SDK, or by applying this saved plan again).
+    #[serde(default)]
+    pub client_request_token: RequestToken,
     pub changes: Vec<ResourceChange>,
 }
 
@@ -138,6 +143,7 @@ pub async fn plan<C: CloudFormation>(
 ) -> Result<Plan, Error> {
     // CloudFormation propagates stack tags to the resources that support them.
     let tags = rendered.environment.tags();
+    let attempt = plan_attempt();
     let mut created: BTreeSet<String> = BTreeSet::new();
     let mut stacks = Vec::new();
     for stack in &rendered.stacks {
@@ -170,8 +176,15 @@ pub async fn plan<C: CloudFormation>(
                 .cloned()
                 .collect(),
         };
-        let stack_plan =
-            plan_stack(cloudformation, stack, deployed, missing_dependencies, &tags).await?;
+        let stack_plan = plan_stack(
+            cloudformation,
+            stack,
+            deployed,
+            missing_dependencies,
+            &tags,
+            &attempt,
+        )
+        .await?;
         if matches!(
             stack_plan.action,
             StackAction::Create | StackAction::Recreate
@@ -225,16 +238,24 @@ async fn plan_stack<C: CloudFormation>(
     deployed: Option<StackDescription>,
     waits_for: Vec<String>,
     tags: &BTreeMap<String, String>,
+    attempt: &str,
 ) -> Result<StackPlan, Error> {
     let body = template_body(stack)?;
     let new_template = crate::render::template_value(&stack.template);
+    let template_sha256 = sha256_hex(&body);
     let mut plan = StackPlan {
         stack: stack.name.clone(),
         stack_name: stack.stack_name.clone(),
         action: StackAction::Create,
         deployed_status: deployed.as_ref().map(|d| d.status.to_string()),
         change_set_id: None,
-        template_sha256: sha256_hex(&body),
+        // A create is this plan's (a stack created, destroyed and created again from the same template is
+        // another operation); an update is its change set's, set below.
+        client_request_token: RequestToken::derive(
+            "create",
+            &[attempt, &stack.stack_name, &template_sha256],
+        ),
+        template_sha256,
         deployed_template_sha256: None,
         waits_for,
         changes: Vec::new(),
@@ -261,9 +282,11 @@ async fn plan_stack<C: CloudFormation>(
 
     let deployed_template = cloudformation.get_template(&stack.stack_name).await?;
     plan.deployed_template_sha256 = Some(deployed_hash(&deployed_template));
+    let change_set = change_set_name(&plan.template_sha256);
     let request = ChangeSetRequest {
+        client_token: RequestToken::derive("changeset", &[&stack.stack_name, &change_set]),
         stack: stack.stack_name.clone(),
-        change_set: change_set_name(&plan.template_sha256),
+        change_set,
         kind: ChangeSetKind::Update,
         template_body: body,
         parameters: BTreeMap::new(),
@@ -271,7 +294,7 @@ async fn plan_stack<C: CloudFormation>(
         capabilities: vec![Capability::Iam],
         description: Some(format!("strata plan of {}", stack.stack_name)),
     };
-    let created = cloudformation.create_change_set(&request).await?;
+    let created = once::create_change_set(cloudformation, &request).await?;
     match cfn::wait_for_change_set(
         cloudformation,
         &stack.stack_name,
@@ -281,13 +304,14 @@ async fn plan_stack<C: CloudFormation>(
     .await?
     {
         ChangeSetOutcome::NoChanges { .. } => {
-            cloudformation
-                .delete_change_set(&stack.stack_name, &created.change_set_id)
+            once::delete_change_set(cloudformation, &stack.stack_name, &created.change_set_id)
                 .await?;
             plan.action = StackAction::NoChanges;
         }
         ChangeSetOutcome::Ready(description) => {
             plan.action = StackAction::Update;
+            plan.client_request_token =
+                RequestToken::derive("update", &[&stack.stack_name, &created.change_set_id]);
             plan.change_set_id = Some(created.change_set_id);
             plan.changes = explain(
                 &description.changes,
@@ -301,14 +325,24 @@ async fn plan_stack<C: CloudFormation>(
 
 /// Unique per attempt; CloudFormation requires a letter first and at most 128 characters.
 fn change_set_name(template_sha256: &str) -> String {
-    let millis = SystemTime::now()
+    format!(
+        "strata-{}-{}",
+        &template_sha256[..12.min(template_sha256.len())],
+        now_millis()
+    )
+}
+
+/// What tells this plan's operations from another plan's with the same templates: the time it was made and
+/// the process that made it.
+fn plan_attempt() -> String {
+    format!("{}-{}", now_millis(), std::process::id())
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!(
-        "strata-{}-{millis}",
-        &template_sha256[..12.min(template_sha256.len())]
-    )
+        .unwrap_or(0)
 }
 
 fn resources(template: Option<&Value>) -> Option<&serde_json::Map<String, Value>> {

@@ -146,6 +146,7 @@ mod tests {
             resource_type: "AWS::CloudFormation::Stack".into(),
             status: status.into(),
             reason: reason.map(Into::into),
+            client_request_token: None,
         };
         let events = [
             stack_event("CREATE_IN_PROGRESS", Some("User Initiated")),

@@ -98,10 +98,12 @@ pub enum Error {
     #[error("cancelled; nothing was changed")]
     Cancelled,
 
-    #[error(
-        "interrupted: stack operations already started keep running in CloudFormation. Run `{command}` again: it waits for them and converges"
-    )]
-    Interrupted { command: String },
+    #[error("interrupted: {}", interrupted(running, command))]
+    Interrupted {
+        command: String,
+        /// The stack operations still running (`deleting photofeed-dev-storage`).
+        running: Vec<String>,
+    },
 
     #[error("apply of environment {environment} failed: {}. Fix the cause shown above and run apply again", stacks.join(", "))]
     ApplyFailed {
@@ -124,6 +126,19 @@ pub enum Error {
 
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+fn interrupted(running: &[String], command: &str) -> String {
+    match running {
+        [] => format!("no stack operation was running. Run `{command}` again to carry on"),
+        [one] => format!(
+            "{one} keeps running in CloudFormation (stopping strata does not stop it). Run `{command}` again: it waits for it and carries on from there"
+        ),
+        many => format!(
+            "{} keep running in CloudFormation (stopping strata does not stop them). Run `{command}` again: it waits for them and carries on from there",
+            many.join(", ")
+        ),
+    }
 }
 
 fn list(names: &[String]) -> String {

@@ -531,44 +531,6 @@ fn a_failed_update_reports_its_root_cause_and_the_next_apply_recovers() {
     assert!(text(&again.stdout).contains("No changes."));
 }
 
-/// moto's CloudFormation cannot delete NAT gateways or route tables, so deleting a VPC stack fails
-/// with DependencyViolation and leaks the VPC (tests/support/MOTO_NOTES.md §5). AWS deletes them
-/// with the stack. Remove them through the EC2 API first, exactly as the stack would.
-async fn delete_what_moto_cannot(clients: &AwsClients) {
-    let nats = clients.ec2.describe_nat_gateways().send().await.unwrap();
-    for nat in nats.nat_gateways() {
-        clients
-            .ec2
-            .delete_nat_gateway()
-            .nat_gateway_id(nat.nat_gateway_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
-    let tables = clients.ec2.describe_route_tables().send().await.unwrap();
-    for table in tables.route_tables() {
-        if table.associations().iter().any(|a| a.main() == Some(true)) {
-            continue;
-        }
-        for association in table.associations() {
-            clients
-                .ec2
-                .disassociate_route_table()
-                .association_id(association.route_table_association_id().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        clients
-            .ec2
-            .delete_route_table()
-            .route_table_id(table.route_table_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
 #[test]
 fn destroy_removes_the_dev_stacks_in_reverse_order() {
     let (moto, fixture) = applied_dev();
@@ -583,7 +545,7 @@ fn destroy_removes_the_dev_stacks_in_reverse_order() {
             .all(|(s, _)| s != "ABSENT")
     );
 
-    block(async { delete_what_moto_cannot(&support::clients(&moto).await).await });
+    block(async { support::deploy::delete_what_moto_cannot(&support::clients(&moto).await).await });
     let output = support::strata_on(fixture.root(), &moto)
         .args(["destroy", "--env", "dev", "--yes"])
         .output()

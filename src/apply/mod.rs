@@ -13,8 +13,10 @@ use serde::Serialize;
 
 use crate::aws::AwsError;
 use crate::aws::cloudformation::{
-    Capability, CloudFormation, CreateStackRequest, StackDescription, StackEvent, WaitPolicy,
+    Capability, CloudFormation, CreateStackRequest, RequestToken, StackDescription, StackEvent,
+    WaitPolicy,
 };
+use crate::aws::once;
 use crate::error::Error;
 use crate::plan::{StackAction, StackPlan, template_body};
 use crate::project::{RenderedEnvironment, RenderedStack};
@@ -36,6 +38,14 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Nothing to execute: every stack of the plan unchanged.
+    pub fn unchanged(plan: &crate::plan::Plan) -> ApplyReport {
+        ApplyReport {
+            environment: plan.environment.clone(),
+            stacks: plan.stacks.iter().map(unchanged).collect(),
+        }
+    }
+
     pub fn failed(&self) -> Vec<&StackResult> {
         self.stacks
             .iter()
@@ -382,15 +392,11 @@ async fn create<C: CloudFormation>(
         tags: tags.clone(),
         capabilities: vec![Capability::Iam],
         termination_protection: options.termination_protection,
+        client_request_token: stack.client_request_token.clone(),
     };
-    follow(
-        cloudformation,
-        name,
-        name,
-        progress,
-        options.wait,
-        || async { cloudformation.create_stack(&request).await.map(drop) },
-    )
+    follow(cloudformation, name, name, progress, options.wait, || {
+        once::create_stack(cloudformation, &request)
+    })
     .await
     .map_err(&failed)
 }
@@ -410,13 +416,15 @@ async fn delete_leftover<C: CloudFormation>(
             leftover.status
         ),
     });
+    // The leftover's id names this delete: each failed creation leaves a stack of its own.
+    let token = RequestToken::derive("delete", &[&leftover.id]);
     let watched = follow(
         cloudformation,
         &leftover.id,
         &leftover.name,
         progress,
         wait,
-        || cloudformation.delete_stack(&leftover.id),
+        || once::delete_stack(cloudformation, &leftover.id, &token),
     )
     .await?;
     Ok(watched.stack.is_some().then_some(watched))
@@ -438,7 +446,12 @@ async fn update<C: CloudFormation>(
         )
     })?;
     follow(cloudformation, name, name, progress, options.wait, || {
-        cloudformation.execute_change_set(name, change_set)
+        once::execute_change_set(
+            cloudformation,
+            name,
+            change_set,
+            &stack.client_request_token,
+        )
     })
     .await
     .map_err(&failed)

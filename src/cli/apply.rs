@@ -4,14 +4,25 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::apply::{self, ApplyOptions, guard};
-use crate::aws::SdkCloudFormation;
 use crate::aws::cloudformation::CloudFormation;
-use crate::cli::{AwsOptions, Console, confirm, connect, policy_gate, runtime, write_out};
+use crate::aws::{SdkCloudFormation, once};
+use crate::cli::{
+    AwsOptions, Console, confirm, connect, ctrl_c, policy_gate, runtime, until_interrupted,
+    write_out,
+};
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::plan::{self, Plan, saved::SavedPlan};
 use crate::project::Project;
-use crate::watch;
+use crate::watch::{self, Running};
+
+/// What `apply --json` prints: the plan that was applied, and what happened to each stack.
+#[derive(serde::Serialize)]
+struct ApplyDocument<'a> {
+    #[serde(flatten)]
+    report: &'a apply::ApplyReport,
+    plan: &'a Plan,
+}
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -73,9 +84,11 @@ pub fn run(
             args.stack.as_deref(),
         ))?,
     };
+    // With --json, stdout carries the one JSON document; the plan people read goes to stderr.
+    let plan_text = crate::report::plan::render(&plan, console.style);
     write_out(
-        console.out,
-        &crate::report::plan::render(&plan, console.style),
+        if args.json { console.err } else { console.out },
+        &plan_text,
     )?;
     for unused in guard::unused_allowances(&plan, &allowed) {
         write_out(
@@ -86,6 +99,10 @@ pub fn run(
         )?;
     }
     if !plan.has_changes() && !options.termination_protection {
+        if args.json {
+            let report = apply::ApplyReport::unchanged(&plan);
+            write_document(console, &report, &plan)?;
+        }
         return Ok(Outcome::Success);
     }
     let approved = guard::check_replacements(&plan, &allowed).and_then(|()| {
@@ -112,18 +129,17 @@ pub fn run(
     }
 
     let progress = console.progress();
-    let report = runtime.block_on(async {
-        tokio::select! {
-            report = apply::execute(&cloudformation, &rendered, &plan.stacks, options, progress.as_ref()) => report,
-            // Stopping strata does not stop CloudFormation: say what state that leaves.
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted {
-                command: format!("strata apply --env {}", plan.environment),
-            }),
-        }
-    })?;
+    let running = Running::new(progress.as_ref());
+    let report = runtime.block_on(until_interrupted(
+        apply::execute(&cloudformation, &rendered, &plan.stacks, options, &running),
+        ctrl_c(),
+        &running,
+        format!("strata apply --env {}", plan.environment),
+    ))?;
+    drop(running);
     drop(progress);
     if args.json {
-        write_out(console.out, &crate::report::json("apply", &report)?)?;
+        write_document(console, &report, &plan)?;
     } else {
         write_out(console.out, "\n")?;
         write_out(
@@ -142,13 +158,20 @@ pub fn run(
     }
 }
 
+fn write_document(
+    console: &mut Console,
+    report: &apply::ApplyReport,
+    plan: &Plan,
+) -> Result<(), Error> {
+    let document = ApplyDocument { report, plan };
+    write_out(console.out, &crate::report::json("apply", &document)?)
+}
+
 /// Best effort: a change set left behind is harmless, so failing to delete one is not reported.
 async fn discard_change_sets<C: CloudFormation>(cloudformation: &C, plan: &Plan) {
     for stack in &plan.stacks {
         if let Some(change_set) = &stack.change_set_id {
-            let _ = cloudformation
-                .delete_change_set(&stack.stack_name, change_set)
-                .await;
+            let _ = once::delete_change_set(cloudformation, &stack.stack_name, change_set).await;
         }
     }
 }

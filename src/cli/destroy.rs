@@ -1,12 +1,15 @@
 use clap::Args;
+use serde::Serialize;
 
 use crate::aws::SdkCloudFormation;
-use crate::cli::{AwsOptions, Console, confirm, connect, runtime, write_out};
-use crate::destroy;
+use crate::cli::{
+    AwsOptions, Console, confirm, connect, ctrl_c, runtime, until_interrupted, write_out,
+};
+use crate::destroy::{self, DestroyPlan, DestroyReport};
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::project::Project;
-use crate::watch;
+use crate::watch::{self, Running};
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
@@ -16,6 +19,18 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long)]
     pub yes: bool,
+
+    /// Print what was deleted and kept as JSON (the plan and progress go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `destroy --json` prints: the stacks it was to delete, in order, and what it deleted and kept.
+#[derive(Serialize)]
+struct DestroyDocument<'a> {
+    #[serde(flatten)]
+    report: &'a DestroyReport,
+    stacks: &'a [destroy::StackToDelete],
 }
 
 pub fn run(
@@ -30,10 +45,18 @@ pub fn run(
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
     let plan = runtime.block_on(destroy::prepare(&cloudformation, &rendered))?;
     write_out(
-        console.out,
+        if args.json { console.err } else { console.out },
         &crate::report::destroy::render_plan(&plan, console.style),
     )?;
     if plan.stacks.is_empty() {
+        if args.json {
+            let nothing = DestroyReport {
+                environment: plan.environment.clone(),
+                deleted: Vec::new(),
+                kept: Vec::new(),
+            };
+            write_document(console, &nothing, &plan)?;
+        }
         return Ok(Outcome::Success);
     }
     let reasons = destroy::refusals(&plan, &rendered);
@@ -58,16 +81,35 @@ pub fn run(
         )?;
     }
     let progress = console.progress();
-    let report = runtime.block_on(destroy::execute(
-        &cloudformation,
-        &plan,
-        watch::FOLLOW,
-        progress.as_ref(),
+    let running = Running::new(progress.as_ref());
+    // Like apply: a stack whose delete started goes on being deleted; destroy run again waits for it.
+    let report = runtime.block_on(until_interrupted(
+        destroy::execute(&cloudformation, &plan, watch::FOLLOW, &running),
+        ctrl_c(),
+        &running,
+        format!("strata destroy --env {}", plan.environment),
     ))?;
+    drop(running);
     drop(progress);
-    write_out(
-        console.out,
-        &crate::report::destroy::render_report(&report, console.style),
-    )?;
+    if args.json {
+        write_document(console, &report, &plan)?;
+    } else {
+        write_out(
+            console.out,
+            &crate::report::destroy::render_report(&report, console.style),
+        )?;
+    }
     Ok(Outcome::Success)
+}
+
+fn write_document(
+    console: &mut Console,
+    report: &DestroyReport,
+    plan: &DestroyPlan,
+) -> Result<(), Error> {
+    let document = DestroyDocument {
+        report,
+        stacks: &plan.stacks,
+    };
+    write_out(console.out, &crate::report::json("destroy", &document)?)
 }

@@ -64,6 +64,51 @@ pub trait Progress: Send + Sync {
     fn report(&self, event: ProgressEvent);
 }
 
+/// Passes progress on and remembers which stack operations are running: what CloudFormation goes on doing
+/// when strata is stopped half-way (stopping strata does not stop a stack operation).
+pub struct Running<'a> {
+    inner: &'a dyn Progress,
+    running: std::sync::Mutex<std::collections::BTreeMap<String, Operation>>,
+}
+
+impl<'a> Running<'a> {
+    pub fn new(inner: &'a dyn Progress) -> Self {
+        Running {
+            inner,
+            running: Default::default(),
+        }
+    }
+
+    /// `deleting photofeed-dev-storage`, one per operation still running, by stack name.
+    pub fn operations(&self) -> Vec<String> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .map(|(stack, operation)| format!("{} {stack}", operation.verb()))
+            .collect()
+    }
+}
+
+impl Progress for Running<'_> {
+    fn report(&self, event: ProgressEvent) {
+        {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            match &event {
+                ProgressEvent::Started {
+                    stack, operation, ..
+                } => {
+                    running.insert(stack.clone(), *operation);
+                }
+                ProgressEvent::Finished { stack, .. } | ProgressEvent::Skipped { stack, .. } => {
+                    running.remove(stack);
+                }
+                ProgressEvent::Note { .. } | ProgressEvent::Event { .. } => {}
+            }
+        }
+        self.inner.report(event);
+    }
+}
+
 /// A sink that drops everything (library callers that only want the result).
 pub struct NoProgress;
 
@@ -85,8 +130,8 @@ pub async fn newest_event_id<C: CloudFormation>(
     cloudformation: &C,
     stack: &str,
 ) -> Result<Option<String>, AwsError> {
-    match cloudformation.latest_stack_event(stack).await {
-        Ok(event) => Ok(event.map(|e| e.event_id)),
+    match cloudformation.recent_stack_events(stack).await {
+        Ok(events) => Ok(events.into_iter().next().map(|e| e.event_id)),
         Err(AwsError::StackNotFound { .. }) => Ok(None),
         Err(other) => Err(other),
     }
@@ -217,6 +262,7 @@ pub(crate) fn recorded_events(name: &str) -> Vec<StackEvent> {
             resource_type: field(event, "ResourceType").unwrap_or_default(),
             status: field(event, "ResourceStatus").unwrap_or_default(),
             reason: field(event, "ResourceStatusReason"),
+            client_request_token: field(event, "ClientRequestToken"),
         })
         .collect();
     events.reverse();

@@ -761,7 +761,7 @@ fn an_ssh_rule_from_anywhere_on_the_bastion_group_is_security_drift() {
     assert_eq!(
         resource["differences"],
         json!([{"path": "SecurityGroupIngress", "expected": null, "actual": "tcp 22 from 0.0.0.0/0",
-                "severity": "security", "source": "live"}])
+                "severity": "security", "sources": ["live"]}])
     );
 }
 
@@ -787,7 +787,7 @@ fn a_resized_primary_database_is_drift() {
     assert_eq!(
         resource["differences"],
         json!([{"path": "DBInstanceClass", "expected": "db.t4g.micro", "actual": "db.r6g.large",
-                "severity": "normal", "source": "live"}])
+                "severity": "normal", "sources": ["live"]}])
     );
 }
 
@@ -859,7 +859,7 @@ fn a_private_subnet_that_maps_public_ips_is_security_drift() {
     assert_eq!(
         resource["differences"],
         json!([{"path": "MapPublicIpOnLaunch", "expected": false, "actual": true,
-                "severity": "security", "source": "live"}])
+                "severity": "security", "sources": ["live"]}])
     );
 }
 

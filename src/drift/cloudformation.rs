@@ -71,7 +71,23 @@ fn unavailable_note(err: &AwsError) -> String {
     }
 }
 
+/// Adds one of CloudFormation's drifted resources to the stack's report. A resource or a property strata's live
+/// checks reported already is the same finding: it gains CloudFormation as a source rather than a second entry.
 fn add_record(stack: &mut StackDrift, record: ResourceDriftRecord) {
+    let known = crate::catalog::lookup(&record.resource_type);
+    // AWS cannot read a write-only value back (a password, code to deploy), and a read-only one is AWS's own:
+    // a "difference" at either says nothing about drift.
+    let differences: Vec<_> = record
+        .differences
+        .into_iter()
+        .filter(|difference| {
+            let segments = pointer_segments(&difference.path);
+            !known.is_some_and(|t| t.is_write_only(&segments) || t.is_read_only(&segments))
+        })
+        .collect();
+    if record.status != "DELETED" && differences.is_empty() {
+        return;
+    }
     let index = match stack
         .resources
         .iter()
@@ -85,35 +101,42 @@ fn add_record(stack: &mut StackDrift, record: ResourceDriftRecord) {
                 resource_type: record.resource_type.clone(),
                 status: ResourceStatus::Modified,
                 severity: Severity::Normal,
+                sources: Vec::new(),
                 differences: Vec::new(),
             });
             stack.resources.len() - 1
         }
     };
     let resource = &mut stack.resources[index];
+    add_source(&mut resource.sources);
     if record.status == "DELETED" {
         resource.status = ResourceStatus::Deleted;
         return;
     }
-    let known = crate::catalog::lookup(&record.resource_type);
-    for difference in record.differences {
-        // AWS cannot read a write-only value back (a password, code to deploy), and a read-only
-        // one is AWS's own: a "difference" at either says nothing about drift.
-        let segments = pointer_segments(&difference.path);
-        if known.is_some_and(|t| t.is_write_only(&segments) || t.is_read_only(&segments)) {
-            continue;
-        }
+    for difference in differences {
         let path = property_path(&difference.path);
         let actual = json_or_text(difference.actual);
         let severity = normalize::severity(&path, &actual);
         resource.severity = resource.severity.max(severity);
-        resource.differences.push(Difference {
-            path,
-            expected: json_or_text(difference.expected),
-            actual,
-            severity,
-            source: Source::Cloudformation,
-        });
+        let seen = resource
+            .differences
+            .iter_mut()
+            .filter(|d| same_property(&d.path, &path))
+            // A live finding CloudFormation has not matched yet first: two extra rules are two findings.
+            .min_by_key(|d| d.sources.contains(&Source::Cloudformation));
+        match seen {
+            Some(seen) => {
+                seen.severity = seen.severity.max(severity);
+                add_source(&mut seen.sources);
+            }
+            None => resource.differences.push(Difference {
+                path,
+                expected: json_or_text(difference.expected),
+                actual,
+                severity,
+                sources: vec![Source::Cloudformation],
+            }),
+        }
     }
 }
 
@@ -132,12 +155,59 @@ fn pointer_segments(pointer: &str) -> Vec<crate::catalog::Segment> {
         .collect()
 }
 
-/// `/Properties/SecurityGroupIngress/1/CidrIp` -> `SecurityGroupIngress.1.CidrIp`, like strata's own paths.
+
+fn add_source(sources: &mut Vec<Source>) {
+    if !sources.contains(&Source::Cloudformation) {
+        sources.push(Source::Cloudformation);
+        sources.sort();
+    }
+}
+
+/// `/Properties/SecurityGroupIngress/1/CidrIp` (a JSON pointer; CloudFormation's `PropertyPath`, with or without
+/// the `/Properties` prefix) -> `SecurityGroupIngress[1].CidrIp`, the shape of strata's own paths (and the plan's).
 fn property_path(pointer: &str) -> String {
-    pointer
+    let mut path = String::new();
+    let segments = pointer
         .trim_start_matches('/')
         .trim_start_matches("Properties/")
-        .replace('/', ".")
+        .split('/')
+        .filter(|s| !s.is_empty());
+    for segment in segments {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.chars().all(|c| c.is_ascii_digit()) {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&segment);
+        }
+    }
+    path
+}
+
+/// Whether two paths name the same property as the two sources report it: the same top-level property, and the
+/// names of one path found in order in the other. CloudFormation names every level and list index
+/// (`RedrivePolicy.maxReceiveCount`, `BucketEncryption.ServerSideEncryptionConfiguration[0].
+/// ServerSideEncryptionByDefault.SSEAlgorithm`, `SecurityGroupIngress[2]`); strata's checks compare some
+/// properties whole or name their essential levels (`RedrivePolicy`, `BucketEncryption.SSEAlgorithm`,
+/// `SecurityGroupIngress`).
+fn same_property(a: &str, b: &str) -> bool {
+    let (a, b) = (names(a), names(b));
+    !a.is_empty() && a.first() == b.first() && (in_order(&a, &b) || in_order(&b, &a))
+}
+
+/// The names of a path, without list indices (`A[1].B` -> `A`, `B`).
+fn names(path: &str) -> Vec<&str> {
+    path.split(['.', '[', ']'])
+        .filter(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit()))
+        .collect()
+}
+
+/// Every name of `short` appears in `long`, in the same order.
+fn in_order(short: &[&str], long: &[&str]) -> bool {
+    let mut long = long.iter();
+    short.iter().all(|name| long.any(|other| other == name))
 }
 
 /// CloudFormation sends values as JSON text; plain text stays text.
@@ -272,6 +342,244 @@ mod tests {
         assert_eq!(resource.severity, Severity::Security);
         assert_eq!(resource.differences[0].path, "PubliclyAccessible");
         assert_eq!(resource.differences[0].actual, json!(true));
-        assert_eq!(resource.differences[0].source, Source::Cloudformation);
+        assert_eq!(resource.differences[0].sources, [Source::Cloudformation]);
+    }
+
+    /// A recorded DescribeStackResourceDrifts answer (tests/fixtures/drift), as the adapter turns it into records.
+    fn recorded_drifts(name: &str) -> Vec<ResourceDriftRecord> {
+        let path = format!(
+            "{}/tests/fixtures/drift/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let response: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        let text_of = |value: &Value, name: &str| value[name].as_str().map(str::to_owned);
+        response["StackResourceDrifts"]
+            .as_array()
+            .expect("StackResourceDrifts")
+            .iter()
+            .map(|drift| ResourceDriftRecord {
+                logical_id: text_of(drift, "LogicalResourceId").unwrap_or_default(),
+                physical_id: text_of(drift, "PhysicalResourceId"),
+                resource_type: text_of(drift, "ResourceType").unwrap_or_default(),
+                status: text_of(drift, "StackResourceDriftStatus").unwrap_or_default(),
+                differences: drift["PropertyDifferences"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| PropertyDifference {
+                        path: text_of(d, "PropertyPath").unwrap_or_default(),
+                        expected: text_of(d, "ExpectedValue"),
+                        actual: text_of(d, "ActualValue"),
+                        kind: text_of(d, "DifferenceType").unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// What strata's live checks report for the changes the fixture records, from the real checks.
+    fn live_findings() -> StackDrift {
+        use super::super::checks::testing::{Case, differences, is_deleted};
+        use crate::aws::live::{Bucket, Observed, PublicAccessBlock, Queue};
+
+        let dlq_arn = "arn:aws:sqs:eu-west-1:111111111111:photofeed-dev-photoUploaded-dlq";
+        let queue_url =
+            "https://sqs.eu-west-1.amazonaws.com/111111111111/photofeed-dev-photoUploaded";
+        let dlq_url =
+            "https://sqs.eu-west-1.amazonaws.com/111111111111/photofeed-dev-photoUploaded-dlq";
+        let queue = |url: &str, attributes: &[(&str, &str)]| Queue {
+            url: url.into(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let mut queue_case = Case::new(
+            "AWS::SQS::Queue",
+            json!({"QueueName": "photofeed-dev-photoUploaded", "VisibilityTimeout": 30,
+                   "SqsManagedSseEnabled": true,
+                   "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 5}}),
+        )
+        .declare("Dlq", "AWS::SQS::Queue", json!({}))
+        .physical("Dlq", dlq_url);
+        let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":10}}"#);
+        queue_case.live.queues.insert(
+            queue_url.into(),
+            queue(
+                queue_url,
+                &[
+                    (
+                        "QueueArn",
+                        "arn:aws:sqs:eu-west-1:111111111111:photofeed-dev-photoUploaded",
+                    ),
+                    ("VisibilityTimeout", "45"),
+                    ("SqsManagedSseEnabled", "true"),
+                    ("RedrivePolicy", &redrive),
+                ],
+            ),
+        );
+        queue_case
+            .live
+            .queues
+            .insert(dlq_url.into(), queue(dlq_url, &[("QueueArn", dlq_arn)]));
+
+        let bucket_name = "photofeed-dev-photos-111111111111";
+        let mut bucket_case = Case::new(
+            "AWS::S3::Bucket",
+            json!({"BucketName": bucket_name,
+                   "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                       "IgnorePublicAcls": true, "RestrictPublicBuckets": true}}),
+        );
+        bucket_case.live.buckets.insert(
+            bucket_name.into(),
+            Bucket {
+                name: bucket_name.into(),
+                encryption: Observed::Value(vec![]),
+                versioning: Observed::Value(None),
+                public_access_block: Observed::Value(PublicAccessBlock {
+                    block_public_acls: false,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }),
+            },
+        );
+        let fanout_dlq =
+            "https://sqs.eu-west-1.amazonaws.com/111111111111/photofeed-dev-feedFanout-dlq";
+        let deleted_case = Case::new(
+            "AWS::SQS::Queue",
+            json!({"QueueName": "photofeed-dev-feedFanout-dlq"}),
+        );
+        assert!(is_deleted(&deleted_case, fanout_dlq));
+
+        let modified =
+            |logical_id: &str, physical_id: &str, resource_type: &str, found: Vec<Difference>| {
+                ResourceDrift {
+                    logical_id: logical_id.into(),
+                    physical_id: Some(physical_id.into()),
+                    resource_type: resource_type.into(),
+                    status: ResourceStatus::Modified,
+                    severity: found
+                        .iter()
+                        .map(|d| d.severity)
+                        .max()
+                        .unwrap_or(Severity::Normal),
+                    sources: vec![Source::Live],
+                    differences: found,
+                }
+            };
+        StackDrift {
+            stack: "storage".into(),
+            stack_name: "photofeed-dev-storage".into(),
+            status: Some("CREATE_COMPLETE".into()),
+            checked: 3,
+            resources: vec![
+                ResourceDrift {
+                    status: ResourceStatus::Deleted,
+                    ..modified(
+                        "FeedFanoutDeadLetterQueue",
+                        fanout_dlq,
+                        "AWS::SQS::Queue",
+                        vec![],
+                    )
+                },
+                modified(
+                    "PhotoUploadedQueue",
+                    queue_url,
+                    "AWS::SQS::Queue",
+                    differences(&queue_case, queue_url),
+                ),
+                modified(
+                    "PhotosBucket",
+                    bucket_name,
+                    "AWS::S3::Bucket",
+                    differences(&bucket_case, bucket_name),
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_change_both_sources_saw_is_one_finding_saying_so() {
+        let live = live_findings();
+        let result = DetectionResult {
+            resources: recorded_drifts("storage_resource_drifts"),
+            failure: None,
+        };
+        let merged = merge(
+            vec![live],
+            vec![("photofeed-dev-storage".into(), Ok(result))],
+            &mut vec![],
+        )
+        .unwrap();
+        let both = vec![Source::Live, Source::Cloudformation];
+        let resources = &merged[0].resources;
+        assert_eq!(resources.len(), 3, "{resources:#?}");
+        let resource = |id: &str| resources.iter().find(|r| r.logical_id == id).unwrap();
+        let findings = |id: &str| {
+            resource(id)
+                .differences
+                .iter()
+                .map(|d| (d.path.as_str(), d.sources.clone()))
+                .collect::<Vec<_>>()
+        };
+
+        let deleted = resource("FeedFanoutDeadLetterQueue");
+        assert_eq!(deleted.status, ResourceStatus::Deleted);
+        assert_eq!(deleted.sources, both);
+        // `/RedrivePolicy/maxReceiveCount` is the redrive policy strata compares whole: one finding.
+        assert_eq!(
+            findings("PhotoUploadedQueue"),
+            [
+                ("VisibilityTimeout", both.clone()),
+                ("RedrivePolicy", both.clone())
+            ]
+        );
+        assert_eq!(resource("PhotoUploadedQueue").sources, both);
+        // Tags are CloudFormation's finding alone (strata does not check them).
+        assert_eq!(
+            findings("PhotosBucket"),
+            [
+                (
+                    "PublicAccessBlockConfiguration.BlockPublicAcls",
+                    both.clone()
+                ),
+                ("Tags[2].Value", vec![Source::Cloudformation])
+            ]
+        );
+        assert_eq!(resource("PhotosBucket").severity, Severity::Security);
+    }
+
+    #[test]
+    fn paths_match_across_the_sources_shapes() {
+        assert_eq!(
+            property_path("/Properties/SecurityGroupIngress/1/CidrIp"),
+            "SecurityGroupIngress[1].CidrIp"
+        );
+        assert_eq!(property_path("/VisibilityTimeout"), "VisibilityTimeout");
+        for (live, cloudformation) in [
+            ("RedrivePolicy", "RedrivePolicy.maxReceiveCount"),
+            ("SecurityGroupIngress", "SecurityGroupIngress[2]"),
+            (
+                "BucketEncryption.SSEAlgorithm",
+                "BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm",
+            ),
+        ] {
+            assert!(
+                same_property(live, cloudformation),
+                "{live} ~ {cloudformation}"
+            );
+        }
+        for (a, b) in [
+            (
+                "PublicAccessBlockConfiguration.BlockPublicAcls",
+                "PublicAccessBlockConfiguration.BlockPublicPolicy",
+            ),
+            ("Tags[2].Value", "Tags[2].Key"),
+            ("VisibilityTimeout", "MessageRetentionPeriod"),
+        ] {
+            assert!(!same_property(a, b), "{a} !~ {b}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::checks::{self, Ctx, SeparateRule, Verdict};
 use super::live::{LiveKind, LiveQuery, LiveState};
 use super::resolve::{AttributeSource, Resolver, partition};
-use super::{ResourceDrift, ResourceStatus, Severity, StackDrift};
+use super::{ResourceDrift, ResourceStatus, Severity, Source, StackDrift};
 use crate::aws::cloudformation::StackResource;
 use crate::catalog::DriftReader;
 use crate::model::Template;
@@ -281,6 +281,7 @@ fn resource_drift(
             .map(|d| d.severity)
             .max()
             .unwrap_or(Severity::Normal),
+        sources: vec![Source::Live],
         differences,
     })
 }

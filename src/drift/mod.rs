@@ -57,6 +57,8 @@ pub struct ResourceDrift {
     pub status: ResourceStatus,
     /// The highest severity among the differences (or of the deletion).
     pub severity: Severity,
+    /// Who reported the resource drifted: strata's live checks, CloudFormation's drift detection, or both.
+    pub sources: Vec<Source>,
     /// Empty for a deleted resource.
     pub differences: Vec<Difference>,
 }
@@ -95,7 +97,9 @@ pub struct Difference {
     /// `null` when AWS has no such value (a removed rule or setting).
     pub actual: Value,
     pub severity: Severity,
-    pub source: Source,
+    /// Who saw this difference. Both sources report the same change with differently shaped paths; it is one
+    /// difference, with both sources (see `cloudformation::merge`).
+    pub sources: Vec<Source>,
 }
 
 impl DriftReport {

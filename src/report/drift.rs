@@ -79,9 +79,10 @@ fn resource_lines(text: &mut String, resource: &ResourceDrift, style: Style) {
 }
 
 fn difference_line(text: &mut String, difference: &Difference, style: Style) {
-    let source = match difference.source {
-        Source::Live => String::new(),
-        Source::Cloudformation => format!("  {}", style.dim("(CloudFormation)")),
+    let source = match difference.sources.as_slice() {
+        [Source::Live] => String::new(),
+        [Source::Cloudformation] => format!("  {}", style.dim("(CloudFormation)")),
+        _ => format!("  {}", style.dim("(strata and CloudFormation)")),
     };
     let _ = writeln!(
         text,
@@ -183,12 +184,13 @@ mod tests {
                     resource_type: "AWS::EC2::SecurityGroup".into(),
                     status: ResourceStatus::Modified,
                     severity: Severity::Security,
+                    sources: vec![Source::Live, Source::Cloudformation],
                     differences: vec![Difference {
                         path: "SecurityGroupIngress".into(),
                         expected: Value::Null,
                         actual: json!("tcp 22 from 0.0.0.0/0"),
                         severity: Severity::Security,
-                        source: Source::Live,
+                        sources: vec![Source::Live, Source::Cloudformation],
                     }],
                 },
                 ResourceDrift {
@@ -197,6 +199,7 @@ mod tests {
                     resource_type: "AWS::EC2::NatGateway".into(),
                     status: ResourceStatus::Deleted,
                     severity: Severity::Normal,
+                    sources: vec![Source::Live],
                     differences: vec![],
                 },
             ]),
@@ -209,7 +212,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(
-            "      SecurityGroupIngress: (absent) -> \"tcp 22 from 0.0.0.0/0\"  [security]\n"
+            "      SecurityGroupIngress: (absent) -> \"tcp 22 from 0.0.0.0/0\"  [security]  (strata and CloudFormation)\n"
         ));
         assert!(text.contains("  - AWS::EC2::NatGateway         NatGateway1 (nat-1)  DELETED\n"));
         assert!(

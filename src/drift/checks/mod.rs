@@ -120,7 +120,7 @@ impl Diffs {
             expected,
             actual,
             severity,
-            source: Source::Live,
+            sources: vec![Source::Live],
         });
     }
 

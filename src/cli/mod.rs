@@ -2,6 +2,7 @@
 //! writer and return an [`Outcome`], so tests run them without spawning a process.
 
 mod apply;
+mod completions;
 mod destroy;
 mod drift;
 mod outputs;
@@ -75,6 +76,23 @@ pub enum Command {
     Destroy(destroy::DestroyArgs),
     /// Compare live AWS resources with what the environment declares (exit 2 on drift).
     Drift(drift::DriftArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+}
+
+impl Command {
+    /// Asked for JSON: stdout must then carry exactly one JSON document, whatever happens.
+    fn wants_json(&self) -> bool {
+        match self {
+            Command::Validate(args) => args.json,
+            Command::Plan(args) => args.json,
+            Command::Apply(args) => args.json,
+            Command::Outputs(args) => args.json,
+            Command::Destroy(args) => args.json,
+            Command::Drift(args) => args.json,
+            Command::Render(_) | Command::Completions(_) => false,
+        }
+    }
 }
 
 /// Where a command writes and reads: results to `out`, reports about the run (policy findings,
@@ -113,6 +131,10 @@ fn style_for(no_color: bool, terminal: bool) -> Style {
 }
 
 pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
+    // Completions describe the command line, not a project: they work anywhere.
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args, console);
+    }
     let project = Project::open(&cli.root)?;
     let aws = AwsOptions {
         endpoint_url: cli.endpoint_url,
@@ -126,6 +148,7 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Outputs(args) => outputs::run(&project, &args, &aws, console),
         Command::Destroy(args) => destroy::run(&project, &args, &aws, console),
         Command::Drift(args) => drift::run(&project, &args, &aws, console),
+        Command::Completions(args) => completions::run(&args, console),
     }
 }
 
@@ -184,6 +207,30 @@ pub(crate) fn policy_gate(
     Ok(report.has_errors())
 }
 
+/// Runs `work` until it ends or `interrupt` (Ctrl-C) comes first. Stopping strata does not stop CloudFormation:
+/// an interrupted run says which stack operations go on and the command that resumes (it waits for them).
+pub(crate) async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = Result<T, Error>>,
+    interrupt: impl std::future::Future,
+    running: &crate::watch::Running<'_>,
+    resume: String,
+) -> Result<T, Error> {
+    tokio::select! {
+        result = work => result,
+        _ = interrupt => Err(Error::Interrupted {
+            command: resume,
+            running: running.operations(),
+        }),
+    }
+}
+
+/// Ctrl-C, or never when the signal handler cannot be installed (the run is then not interruptible this way).
+pub(crate) async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// A runtime for commands that talk to AWS.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
@@ -238,8 +285,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let style = style_for(cli.no_color, std::io::stdout().is_terminal());
     let error_style = style_for(cli.no_color, std::io::stderr().is_terminal());
+    let json = cli.command.wants_json();
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = Counted {
+        inner: stdout.lock(),
+        written: 0,
+    };
     let mut err = std::io::stderr();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let stdin = std::io::stdin();
@@ -253,11 +304,43 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         interactive,
     };
     let result = run(cli, &mut console);
+    // A command that stopped before its result (bad input, AWS refused, policy) still prints one document.
+    if json && out.written == 0 {
+        let failure = match &result {
+            Err(err) => Some(err.to_string()),
+            Ok(Outcome::PolicyViolation) => Some(
+                "refusing to continue: error-level policy rules fail; the findings are on stderr"
+                    .to_owned(),
+            ),
+            Ok(_) => None,
+        };
+        if let Some(message) = failure {
+            let _ = write_out(&mut out, &crate::report::error_document(&message));
+        }
+    }
     let _ = out.flush();
     if let Err(err) = &result {
         report_error(err, error_style);
     }
     exit::code_of(&result)
+}
+
+/// Stdout, counting what was written (to know whether a JSON document was).
+struct Counted<W: Write> {
+    inner: W,
+    written: usize,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.written += written;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn report_error(err: &Error, style: Style) {
@@ -282,8 +365,10 @@ pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::watch::ProgressEvent;
+    use crate::watch::{NoProgress, Operation, ProgressEvent, Running};
 
     struct Buffers {
         out: Vec<u8>,
@@ -366,5 +451,51 @@ mod tests {
         assert_eq!(outcome, Outcome::Success);
         let out = String::from_utf8_lossy(&buffers.out);
         assert!(out.starts_with("ok dev: "), "{out}");
+    }
+
+    fn started(stack: &str) -> ProgressEvent {
+        ProgressEvent::Started {
+            stack: stack.into(),
+            operation: Operation::Delete,
+            resources: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_run_names_what_cloudformation_keeps_doing_and_how_to_resume() {
+        let running = Running::new(&NoProgress);
+        let work = async {
+            running.report(started("photofeed-dev-storage"));
+            running.report(started("photofeed-dev-bastion"));
+            running.report(ProgressEvent::Finished {
+                stack: "photofeed-dev-bastion".into(),
+                status: "DELETE_COMPLETE".into(),
+                succeeded: true,
+                elapsed: Duration::ZERO,
+            });
+            std::future::pending::<Result<(), Error>>().await
+        };
+        let interrupt = tokio::time::sleep(Duration::from_millis(20));
+        let err = until_interrupted(work, interrupt, &running, "strata destroy --env dev".into())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "interrupted: deleting photofeed-dev-storage keeps running in CloudFormation (stopping strata does not stop it). Run `strata destroy --env dev` again: it waits for it and carries on from there"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_that_ends_first_is_not_interrupted() {
+        let running = Running::new(&NoProgress);
+        let done = until_interrupted(
+            async { Ok::<_, Error>(7) },
+            std::future::pending::<()>(),
+            &running,
+            "strata apply --env dev".into(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done, 7);
     }
 }

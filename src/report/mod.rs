@@ -13,6 +13,14 @@ use serde::Serialize;
 
 use crate::error::Error;
 
+/// JSON Schema (draft 2020-12) of the plan document: `plan --json`, the `plan` of `apply --json`, the saved
+/// plan file. Published beside the code that writes the document, so a change to one shows up next to the other;
+/// tests validate what the commands print against it.
+pub const PLAN_SCHEMA: &str = include_str!("schema/plan.schema.json");
+
+/// JSON Schema (draft 2020-12) of the drift report, `drift --json`.
+pub const DRIFT_SCHEMA: &str = include_str!("schema/drift.schema.json");
+
 /// How to present output on this run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
@@ -48,6 +56,13 @@ impl Style {
     pub fn dim(self, text: &str) -> String {
         self.paint("2", text)
     }
+}
+
+/// The one JSON document of a `--json` command that failed before it had a result: `{"error": "..."}`.
+pub fn error_document(message: &str) -> String {
+    let mut text = serde_json::json!({ "error": message }).to_string();
+    text.push('\n');
+    text
 }
 
 /// Any result as pretty JSON with a final newline.

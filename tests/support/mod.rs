@@ -109,7 +109,9 @@ pub fn python_tools() -> PathBuf {
 }
 
 pub mod deploy;
+pub mod faults;
 pub mod moto;
+pub mod schema;
 
 use strata::aws::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 
@@ -134,11 +136,17 @@ pub fn settings(endpoint_url: &str) -> AwsSettings {
 
 /// What points the CLI at a moto server: endpoint, test credentials, no retries, no user config.
 pub fn moto_env(moto: &moto::Moto) -> Vec<(&'static str, String)> {
+    let mut env = endpoint_env(&moto.endpoint_url());
+    env.push(("AWS_MAX_ATTEMPTS", "1".into()));
+    env
+}
+
+/// Endpoint, test credentials and no user config; retries as the CLI configures them by default.
+pub fn endpoint_env(endpoint_url: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("AWS_ENDPOINT_URL", moto.endpoint_url()),
+        ("AWS_ENDPOINT_URL", endpoint_url.to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_MAX_ATTEMPTS", "1".into()),
         ("AWS_CONFIG_FILE", "/dev/null".into()),
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
     ]

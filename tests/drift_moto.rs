@@ -906,12 +906,21 @@ fn unknown_environments_and_stacks_fail_before_any_aws_call() {
             "unknown stack `nope`",
         ),
     ] {
-        support::strata(fixture.root())
+        let output = support::strata(fixture.root())
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .args(args)
             .assert()
             .code(1)
-            .stdout("")
-            .stderr(predicates::str::contains(message));
+            .stderr(predicates::str::contains(message))
+            .get_output()
+            .stdout
+            .clone();
+        // With --json, stdout is still exactly one JSON document: the error.
+        if args.contains(&"--json") {
+            let document: Value = serde_json::from_slice(&output).unwrap();
+            assert!(document["error"].as_str().unwrap().contains(message));
+        } else {
+            assert!(output.is_empty(), "{}", String::from_utf8_lossy(&output));
+        }
     }
 }

@@ -320,3 +320,30 @@ fn a_policy_violation_stops_plan_before_any_aws_call() {
         .stderr(contains("EC2_SG_NO_WORLD_INGRESS"))
         .stderr(contains("refusing to continue"));
 }
+
+/// Issue 10, finding 7, the plan side: a change of the bastion's user data is applied by a stop and
+/// start of the instance (AWS::EC2::Instance, UserData: "Update requires: Some interruptions"), after
+/// which the user data, which runs at every boot, rebuilds the forwarding; the plan says so (the
+/// catalog's overlay), beside the schema's caution that an instance that cannot be stopped is replaced.
+#[test]
+fn a_user_data_change_is_planned_as_a_stop_and_start_of_the_bastion() {
+    let (moto, fixture) = deployed_dev();
+    fixture.edit(
+        "stacks/bastion-user-data.sh.hbs",
+        "set -euo pipefail\n",
+        "set -euo pipefail\necho \"forwarding for {{environment}}\"\n",
+    );
+    let plan = plan_json(&fixture, &moto, 2);
+    assert_eq!(
+        changes(&plan, "bastion"),
+        [("modify".to_string(), "BastionInstance".to_string())]
+    );
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev", "--no-color"])
+        .assert()
+        .success()
+        .stdout(contains("BastionInstance  [may be replaced]"))
+        .stdout(contains(
+            "(may force replacement)  (in place: stops and starts the instance, which then boots with the new user data)",
+        ));
+}

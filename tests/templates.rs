@@ -375,3 +375,55 @@ fn the_bastion_image_comes_from_the_public_parameter_of_its_architecture_or_a_pi
     assert!(none.is_null(), "a pinned image needs no parameter: {none}");
     assert_eq!(image, "ami-087fc0fcee2c7570a");
 }
+
+/// Issue 10, finding 7. "By default, user data scripts and cloud-init directives run only during
+/// the boot cycle when you first launch an instance" (Amazon EC2 User Guide, user data), while a
+/// changed endpoint list reaches the bastion as new user data through a stop and start
+/// (AWS::EC2::Instance, UserData: "Update requires: Some interruptions"). So the forwarding script
+/// is the shell-script part of MIME multi-part user data whose cloud-config part runs cloud-init's
+/// `scripts-user` always (AWS Knowledge Center, "How can I utilize user data to automatically run a
+/// script with every restart of my Amazon EC2 Linux instance?"), and it rebuilds the forwarding
+/// from scratch. The script, as CloudFormation's Fn::Sub hands it to the instance, must parse.
+#[test]
+fn the_bastion_user_data_rebuilds_the_forwarding_at_every_boot() {
+    let instances = rendered_resources("AWS::EC2::Instance");
+    assert_eq!(instances.len(), 3);
+    for (id, instance) in instances {
+        let sub = &instance["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"];
+        let text = sub[0].as_str().unwrap();
+        assert!(
+            text.starts_with("Content-Type: multipart/mixed; boundary=\"//\"\nMIME-Version: 1.0\n"),
+            "{id}"
+        );
+        assert!(
+            text.contains("Content-Type: text/cloud-config; charset=\"us-ascii\"")
+                && text.contains("#cloud-config\ncloud_final_modules:\n- [scripts-user, always]\n"),
+            "{id}"
+        );
+        let script = text
+            .split_once("Content-Type: text/x-shellscript; charset=\"us-ascii\"")
+            .and_then(|(_, part)| part.split_once("\n\n"))
+            .and_then(|(_, body)| body.strip_suffix("--//--\n"))
+            .unwrap_or_else(|| panic!("{id}: no shell-script part in\n{text}"));
+        // What Fn::Sub hands the instance: its variables filled in, `${!x}` back to `${x}`.
+        let mut script = script.to_owned();
+        for name in sub[1].as_object().unwrap().keys() {
+            script = script.replace(&format!("${{{name}}}"), "db.example.internal");
+        }
+        let script = script.replace("${!", "${");
+        assert!(script.starts_with("#!/bin/bash\n"), "{id}");
+        assert!(
+            script.contains("for unit in /etc/systemd/system/db-forward-*.service"),
+            "{id}: the previous boot's forwarding is removed first"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user-data.sh");
+        std::fs::write(&path, &script).unwrap();
+        let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+        assert!(
+            check.status.success(),
+            "{id}: {}\n{script}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}

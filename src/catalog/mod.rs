@@ -69,6 +69,8 @@ pub struct ResourceType {
     pub primary_identifier: Vec<String>,
     /// Property paths whose change replaces the resource, always or under conditions.
     replacing: Vec<(Vec<String>, Replacement)>,
+    /// Top-level properties updated in place with an interruption, and what that means.
+    interruptions: BTreeMap<String, String>,
     read_only: Vec<Vec<String>>,
     write_only: Vec<Vec<String>>,
     /// The schema's `properties`, `definitions`, `required`, for validating raw resources.
@@ -142,6 +144,17 @@ struct OverlayEntry {
     drift: Option<DriftReader>,
     #[serde(default)]
     replacement: BTreeMap<String, OverlayEffect>,
+    #[serde(default)]
+    interruptions: BTreeMap<String, OverlayInterruption>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverlayInterruption {
+    shown: String,
+    /// The citation; read by people reviewing the overlay, not by strata.
+    #[allow(dead_code)]
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +204,11 @@ impl Catalog {
                     .filter_map(|p| p.first().cloned())
                     .collect(),
                 replacing,
+                interruptions: entry
+                    .interruptions
+                    .into_iter()
+                    .map(|(property, interruption)| (property, interruption.shown))
+                    .collect(),
                 read_only: pointers(schema, "readOnlyProperties"),
                 write_only: pointers(schema, "writeOnlyProperties"),
                 schema: schema.clone(),
@@ -304,6 +322,13 @@ impl ResourceType {
             })
             .max()
             .unwrap_or(Replacement::Never)
+    }
+
+    /// What an in-place change of the property at `path` (`UserData`, `Tags[0].Value`) does to the
+    /// running resource, when the resource reference says it interrupts it.
+    pub fn interruption(&self, path: &str) -> Option<&str> {
+        let property = path.split(['.', '[']).next().unwrap_or(path);
+        self.interruptions.get(property).map(String::as_str)
     }
 
     /// The effect of changing top-level property `property`.
@@ -447,6 +472,26 @@ mod tests {
         assert_eq!(
             db.deletion_protection.as_deref(),
             Some("DeletionProtection")
+        );
+    }
+
+    /// Issue 10, finding 7: a user-data change reaches the bastion through a stop and start.
+    #[test]
+    fn in_place_updates_that_interrupt_are_named() {
+        let instance = catalog().get("AWS::EC2::Instance").unwrap();
+        assert!(
+            instance
+                .interruption("UserData")
+                .unwrap()
+                .contains("stops and starts")
+        );
+        assert!(instance.interruption("InstanceType").is_some());
+        assert_eq!(instance.interruption("Tags[0].Value"), None);
+        // The schema lists UserData as conditionally create-only: an instance that cannot be
+        // stopped (instance-store root) is replaced instead. The overlay adds no certainty.
+        assert_eq!(
+            instance.property_replacement("UserData"),
+            Replacement::Conditional
         );
     }
 

@@ -99,11 +99,18 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
         );
     }
     for property in &change.properties {
+        // What an in-place update does to the running resource, when it interrupts it (a stop and
+        // start): shown unless the change certainly replaces the resource.
+        let interruption = crate::catalog::lookup(&change.resource_type)
+            .and_then(|known| known.interruption(&property.path))
+            .filter(|_| property.replacement != Replacement::Always)
+            .map(|what| format!("  {}", style.yellow(&format!("(in place: {what})"))))
+            .unwrap_or_default();
         let forces = match property.replacement {
             Replacement::Always => format!("  {}", style.red("(forces replacement)")),
             Replacement::Conditional => format!("  {}", style.yellow("(may force replacement)")),
             Replacement::Never => String::new(),
-        };
+        } + &interruption;
         let _ = writeln!(
             text,
             "      {}: {} -> {}{forces}",

@@ -1,5 +1,6 @@
 //! Bastion host: an EC2 instance in the third zone's public subnet with an Elastic IP,
-//! IMDSv2 enforced, an SSM-capable role, and user data forwarding ports to the databases.
+//! IMDSv2 enforced, an SSM-capable role, and user data forwarding ports to the databases that
+//! re-renders the forwarding at every boot.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -352,6 +353,52 @@ fn image_property(
     }
 }
 
+/// MIME boundary of the multi-part user data; no line of the script may be `--//`.
+const MIME_BOUNDARY: &str = "//";
+
+/// The bastion's script as user data that cloud-init runs at every boot, not only the first.
+///
+/// Why: "By default, user data scripts and cloud-init directives run only during the boot cycle
+/// when you first launch an instance" (Amazon EC2 User Guide, Run commands when you launch an EC2
+/// instance with user data input). A change of the forwarded endpoints changes the user data,
+/// which CloudFormation applies by stopping the instance, changing the attribute and starting it
+/// again (AWS::EC2::Instance, UserData: "Update requires: Some interruptions"), and a script that
+/// runs only once would keep the old forwarding. So the script is sent as MIME multi-part user
+/// data with a cloud-config part that makes cloud-init's `scripts-user` module run always, the
+/// form the AWS Knowledge Center gives ("How can I utilize user data to automatically run a script
+/// with every restart of my Amazon EC2 Linux instance?"): every boot renders the forwarding anew
+/// from the user data CloudFormation last set, and the instance (its id, address and host keys)
+/// stays. The alternative, replacing the instance on every endpoint change, was not chosen.
+pub fn run_at_every_boot(script: &str) -> Result<String, String> {
+    let boundary = format!("--{MIME_BOUNDARY}");
+    if script.lines().any(|line| line.starts_with(&boundary)) {
+        return Err(format!(
+            "a line of the user data starts with `{boundary}`, the MIME boundary strata wraps it in"
+        ));
+    }
+    if !script.is_ascii() {
+        return Err("the user data must be ASCII (sent as 7bit MIME parts)".into());
+    }
+    let part = |content_type: &str, file: &str, body: &str| {
+        format!(
+            "{boundary}\nContent-Type: {content_type}; charset=\"us-ascii\"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\nContent-Disposition: attachment; filename=\"{file}\"\n\n{body}"
+        )
+    };
+    let mut body = script.to_owned();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    Ok(format!(
+        "Content-Type: multipart/mixed; boundary=\"{MIME_BOUNDARY}\"\nMIME-Version: 1.0\n\n{}\n{}{boundary}--\n",
+        part(
+            "text/cloud-config",
+            "cloud-config.txt",
+            "#cloud-config\ncloud_final_modules:\n- [scripts-user, always]\n"
+        ),
+        part("text/x-shellscript", "userdata.txt", &body),
+    ))
+}
+
 /// Renders the user-data template with placeholders for runtime values, escapes the rest for
 /// `Fn::Sub`, then turns the placeholders into `${...}` variables bound to the database exports.
 fn user_data(
@@ -377,7 +424,9 @@ fn user_data(
         &data,
     )
     .map_err(|d| ctx.diagnostic("bastion.user_data_template", d.to_string()))?;
-    let mut text = escape_for_sub(&rendered);
+    let every_boot = run_at_every_boot(&rendered)
+        .map_err(|message| ctx.diagnostic("bastion.user_data_template", message))?;
+    let mut text = escape_for_sub(&every_boot);
     let mut variables = Map::new();
     for (_, output) in RUNTIME_VALUES {
         text = text.replace(&placeholder(output), &format!("${{{output}}}"));
@@ -438,6 +487,25 @@ mod tests {
         for bad in ["t3", "micro", ".micro", "T3.micro", "t3.", "3t.micro"] {
             assert!(Architecture::of_instance_type(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Issue 10, finding 7: the script reaches cloud-init as the shell-script part of MIME
+    /// multi-part user data whose cloud-config part runs `scripts-user` always.
+    #[test]
+    fn the_user_data_script_runs_at_every_boot() {
+        let wrapped = run_at_every_boot("#!/bin/bash\necho hi").unwrap();
+        assert_eq!(
+            wrapped,
+            "Content-Type: multipart/mixed; boundary=\"//\"\nMIME-Version: 1.0\n\n\
+             --//\nContent-Type: text/cloud-config; charset=\"us-ascii\"\nMIME-Version: 1.0\n\
+             Content-Transfer-Encoding: 7bit\nContent-Disposition: attachment; filename=\"cloud-config.txt\"\n\n\
+             #cloud-config\ncloud_final_modules:\n- [scripts-user, always]\n\n\
+             --//\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\nMIME-Version: 1.0\n\
+             Content-Transfer-Encoding: 7bit\nContent-Disposition: attachment; filename=\"userdata.txt\"\n\n\
+             #!/bin/bash\necho hi\n--//--\n"
+        );
+        assert!(run_at_every_boot("echo a\n--//\necho b\n").is_err());
+        assert!(run_at_every_boot("echo caf\u{e9}\n").is_err());
     }
 
     /// Issue 10, finding 2: the default image is the public SSM parameter of the latest Amazon

@@ -155,7 +155,6 @@ fn pointer_segments(pointer: &str) -> Vec<crate::catalog::Segment> {
         .collect()
 }
 
-
 fn add_source(sources: &mut Vec<Source>) {
     if !sources.contains(&Source::Cloudformation) {
         sources.push(Source::Cloudformation);

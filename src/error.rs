@@ -77,6 +77,23 @@ pub enum Error {
         hint: String,
     },
 
+    #[error("stack {stack} receives output {output} of stack {upstream}, but {reason}")]
+    UpstreamOutput {
+        stack: String,
+        upstream: String,
+        output: String,
+        reason: String,
+    },
+
+    #[error(
+        "stack {stack}: parameter {parameter} reads Systems Manager parameter `{entry}`, which does not exist in this region"
+    )]
+    SsmParameterMissing {
+        stack: String,
+        parameter: String,
+        entry: String,
+    },
+
     #[error("saved plan {} cannot be applied: {reason}. Run `strata plan --out` again", path.display())]
     StalePlan { path: PathBuf, reason: String },
 

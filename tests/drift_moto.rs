@@ -21,6 +21,8 @@ use support::moto::{ACCOUNT_ID, Moto, REGION};
 /// alignment below needs.
 struct Deployed {
     physical_ids: BTreeMap<String, String>,
+    /// The stack's parameter values (values other stacks' outputs passed in).
+    parameters: BTreeMap<String, String>,
     exports: BTreeMap<String, String>,
     /// `Fn::GetAtt [X, Arn]` of buckets and queues (all the alignment's documents use).
     arns: BTreeMap<String, String>,
@@ -76,8 +78,15 @@ impl Deployed {
             .into_iter()
             .map(|(name, export)| (name, export.value))
             .collect();
+        let parameters = cloudformation
+            .describe_stack(stack)
+            .await
+            .unwrap()
+            .map(|description| description.parameters)
+            .unwrap_or_default();
         Deployed {
             physical_ids,
+            parameters,
             exports,
             arns,
         }
@@ -89,6 +98,7 @@ impl Deployed {
             region: REGION,
             account_id: ACCOUNT_ID,
             physical_ids: &self.physical_ids,
+            parameters: &self.parameters,
             exports: &self.exports,
             attributes: self,
         }

@@ -208,6 +208,76 @@ fn a_changed_setting_shows_exactly_that_modification() {
 }
 
 #[test]
+fn a_dependent_whose_inputs_change_with_its_upstream_is_planned_with_values_known_later() {
+    let (moto, fixture) = deployed_dev();
+    fixture.edit(
+        "environments/dev.yaml",
+        "  replicas:\n    count: 1",
+        "  replicas:\n    count: 2",
+    );
+
+    let plan = plan_json(&fixture, &moto, 2);
+    assert_eq!(
+        changes(&plan, "database"),
+        [("add".into(), "DatabaseReplica2".into())]
+    );
+    // The bastion's template is unchanged: moto creates its change set with no changes at all (and would
+    // for a parameter-only update too), so what it does comes from strata's prediction.
+    let bastion = stack(&plan, "bastion");
+    assert_eq!(bastion["action"], "update");
+    let readers = bastion["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "DatabaseReaderEndpoints")
+        .unwrap();
+    assert_eq!(readers["from"], "stack_output");
+    assert_eq!(readers["value"]["state"], "after_apply");
+    assert_eq!(readers["value"]["after"], "database");
+    assert_eq!(readers["deployed"], readers["value"]["now"]);
+    let writer = bastion["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "DatabaseWriterEndpoint")
+        .unwrap();
+    assert_eq!(
+        writer["value"]["state"], "known",
+        "the primary is untouched"
+    );
+    // The user data may replace the instance (conditionalCreateOnly in its schema), which moves the EIP.
+    assert_eq!(
+        changes(&plan, "bastion"),
+        [
+            ("modify".into(), "BastionEip".into()),
+            ("modify".into(), "BastionInstance".into())
+        ]
+    );
+    let instance = &bastion["changes"][1];
+    assert_eq!(instance["replacement"], "conditional");
+    assert_eq!(instance["replacement_source"], "predicted");
+    assert_eq!(instance["properties"][0]["path"], "UserData");
+    assert_eq!(
+        instance["properties"][0]["parameter"],
+        "DatabaseReaderEndpoints"
+    );
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): ",
+        ))
+        .stdout(contains(
+            "-> known after database applies (apply plans this stack again then)",
+        ))
+        .stdout(contains(
+            "UserData (through parameter DatabaseReaderEndpoints): ",
+        ));
+}
+
+#[test]
 fn replacements_are_flagged_and_stateful_ones_are_danger() {
     let (moto, fixture) = deployed_dev();
     fixture.edit(

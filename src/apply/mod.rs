@@ -2,6 +2,11 @@
 //! run concurrently. New stacks are created with CreateStack, existing ones updated by executing
 //! the plan's change set (exactly what was reviewed). A failed stack stops everything that depends
 //! on it; its root cause is extracted from the operation's events.
+//!
+//! Values a stack receives from other stacks' outputs are read when its turn comes, after those
+//! stacks have applied. A value the plan could only announce ("known after X applies") makes apply
+//! plan that stack again: a fresh change set with the values now output, which must stay within what
+//! the plan showed and passes the replacement guard again before it is executed.
 
 pub mod guard;
 
@@ -18,16 +23,20 @@ use crate::aws::cloudformation::{
 };
 use crate::aws::once;
 use crate::error::Error;
-use crate::plan::{StackAction, StackPlan, template_body};
+use crate::plan::parameters::{self, ParameterValue};
+use crate::plan::{StackAction, StackPlan, explain, template_body};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use crate::watch::events::{rollback_failures, root_causes};
 use crate::watch::{Operation, Progress, ProgressEvent, Watched, follow};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Stacks get (and keep) termination protection: the environment asks for it (production).
     pub termination_protection: bool,
     pub wait: WaitPolicy,
+    /// Stateful resources that may be replaced or removed (`--allow-replace`): also what a re-plan at
+    /// apply time is judged by.
+    pub allow_replace: BTreeSet<String>,
 }
 
 /// What happened to each stack of the plan, in plan (dependency) order.
@@ -110,7 +119,7 @@ pub async fn execute<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
     stacks: &[StackPlan],
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<ApplyReport, Error> {
     let tags = rendered.environment.tags();
@@ -168,7 +177,10 @@ pub async fn execute<C: CloudFormation>(
             run_stack(
                 cloudformation,
                 stack,
-                rendered_stack,
+                Target {
+                    stack: rendered_stack,
+                    environment: rendered,
+                },
                 &tags,
                 options,
                 progress,
@@ -232,12 +244,19 @@ fn result(stack: &StackPlan, outcome: StackOutcome, elapsed: Duration) -> StackR
     }
 }
 
+/// The stack being applied, within its environment (whose other stacks' outputs it may receive).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    stack: &'a RenderedStack,
+    environment: &'a RenderedEnvironment,
+}
+
 async fn run_stack<C: CloudFormation>(
     cloudformation: &C,
     stack: &StackPlan,
-    rendered: &RenderedStack,
+    target: Target<'_>,
     tags: &BTreeMap<String, String>,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> StackResult {
     let started = Instant::now();
@@ -252,11 +271,14 @@ async fn run_stack<C: CloudFormation>(
         resources: stack.changes.len(),
     });
     let watched = match operation {
-        Operation::Update => update(cloudformation, stack, options, progress).await,
-        _ => create(cloudformation, stack, rendered, tags, options, progress).await,
+        Operation::Update => update(cloudformation, stack, target, tags, options, progress).await,
+        _ => create(cloudformation, stack, target, tags, options, progress)
+            .await
+            .map(Some),
     };
     let outcome = match watched {
-        Ok(watched) => outcome_of(&stack.stack_name, operation, &watched),
+        Ok(Some(watched)) => outcome_of(&stack.stack_name, operation, &watched),
+        Ok(None) => StackOutcome::Unchanged,
         Err(cause) => StackOutcome::Failed {
             status: stack.deployed_status.clone(),
             causes: vec![cause],
@@ -357,16 +379,68 @@ fn call_failed(stack: &str) -> impl Fn(AwsError) -> Cause + '_ {
     move |err| stack_cause(stack, err.operation(), err.to_string())
 }
 
+/// The values the stack's stack-output parameters take now that its upstreams have applied. A value the
+/// plan gave as known must not have moved (the plan is stale if it has).
+async fn resolve_parameters<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    target: Target<'_>,
+) -> Result<BTreeMap<String, String>, Cause> {
+    let name = &stack.stack_name;
+    let now = parameters::current_values(cloudformation, target.environment, &stack.parameters)
+        .await
+        .map_err(call_failed(name))?;
+    let mut values = BTreeMap::new();
+    for parameter in stack.parameters.iter().filter(|p| p.is_stack_output()) {
+        let Some(value) = now.get(&parameter.name).cloned().flatten() else {
+            return Err(stack_cause(
+                name,
+                "DescribeStacks",
+                format!(
+                    "parameter {} has no value: {} does not output it",
+                    parameter.name,
+                    parameter_source(parameter)
+                ),
+            ));
+        };
+        if let ParameterValue::Known { value: planned } = &parameter.value
+            && planned != &value
+        {
+            return Err(stack_cause(
+                name,
+                "DescribeStacks",
+                format!(
+                    "{} is {value} now, but the plan used {planned}: plan again",
+                    parameter_source(parameter)
+                ),
+            ));
+        }
+        values.insert(parameter.name.clone(), value);
+    }
+    Ok(values)
+}
+
+fn parameter_source(parameter: &parameters::PlannedParameter) -> String {
+    match &parameter.source {
+        parameters::ParameterSource::StackOutput { stack, output } => {
+            format!("output {output} of stack {stack}")
+        }
+        parameters::ParameterSource::Ssm { name } => format!("Systems Manager parameter {name}"),
+    }
+}
+
 async fn create<C: CloudFormation>(
     cloudformation: &C,
     stack: &StackPlan,
-    rendered: &RenderedStack,
+    target: Target<'_>,
     tags: &BTreeMap<String, String>,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<Watched, Cause> {
+    let rendered = target.stack;
     let name = &stack.stack_name;
     let failed = call_failed(name);
+    let parameters = resolve_parameters(cloudformation, stack, target).await?;
     if let Some(leftover) = cloudformation.describe_stack(name).await.map_err(&failed)? {
         if !leftover.status.has_no_resources_deployed() {
             return Err(stack_cause(
@@ -388,7 +462,7 @@ async fn create<C: CloudFormation>(
     let request = CreateStackRequest {
         stack: name.clone(),
         template_body,
-        parameters: BTreeMap::new(),
+        parameters,
         tags: tags.clone(),
         capabilities: vec![Capability::Iam],
         termination_protection: options.termination_protection,
@@ -430,31 +504,141 @@ async fn delete_leftover<C: CloudFormation>(
     Ok(watched.stack.is_some().then_some(watched))
 }
 
+/// Updates the stack: the plan's change set when the values it was made with still hold, otherwise a fresh
+/// one with the values now output (or nothing, `None`, when CloudFormation then finds nothing to change).
 async fn update<C: CloudFormation>(
     cloudformation: &C,
     stack: &StackPlan,
-    options: ApplyOptions,
+    target: Target<'_>,
+    tags: &BTreeMap<String, String>,
+    options: &ApplyOptions,
     progress: &dyn Progress,
-) -> Result<Watched, Cause> {
+) -> Result<Option<Watched>, Cause> {
     let name = &stack.stack_name;
     let failed = call_failed(name);
-    let change_set = stack.change_set_id.as_deref().ok_or_else(|| {
-        stack_cause(
-            name,
-            "ExecuteChangeSet",
-            "the plan has no change set for this update; plan again".to_owned(),
-        )
-    })?;
+    let values = resolve_parameters(cloudformation, stack, target).await?;
+    let as_planned = stack
+        .parameters
+        .iter()
+        .filter(|p| p.is_stack_output())
+        .all(|p| p.planned_value() == values.get(&p.name).map(String::as_str));
+    let (change_set, token) = match (&stack.change_set_id, as_planned) {
+        (Some(change_set), true) => (change_set.clone(), stack.client_request_token.clone()),
+        (planned, _) => {
+            if let Some(obsolete) = planned {
+                // Made with values that no longer hold; executing it would undo what the upstream did.
+                let _ = once::delete_change_set(cloudformation, name, obsolete).await;
+            }
+            match replan(
+                cloudformation,
+                stack,
+                target,
+                values,
+                tags,
+                options,
+                progress,
+            )
+            .await?
+            {
+                Some(change_set) => {
+                    let token = crate::plan::update_token(name, &change_set);
+                    (change_set, token)
+                }
+                None => return Ok(None),
+            }
+        }
+    };
     follow(cloudformation, name, name, progress, options.wait, || {
-        once::execute_change_set(
-            cloudformation,
-            name,
-            change_set,
-            &stack.client_request_token,
-        )
+        once::execute_change_set(cloudformation, name, &change_set, &token)
     })
     .await
+    .map(Some)
     .map_err(&failed)
+}
+
+/// Plans the stack again with `values`: a fresh change set, explained and predicted as `plan` does, that must
+/// stay within what the plan showed and pass the replacement guard. Returns the change set to execute, or
+/// `None` when there is nothing to change.
+async fn replan<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    target: Target<'_>,
+    values: BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Option<String>, Cause> {
+    let name = &stack.stack_name;
+    let failed = call_failed(name);
+    let upstreams: Vec<&str> = stack.resolves_after().into_iter().collect();
+    progress.report(ProgressEvent::Note {
+        stack: name.clone(),
+        message: if upstreams.is_empty() {
+            "planning again: the plan made no change set".to_owned()
+        } else {
+            format!(
+                "planning again with the values {} now output{}",
+                upstreams.join(", "),
+                if values.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        values
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )
+        },
+    });
+    let body = template_body(target.stack)
+        .map_err(|err| stack_cause(name, "CreateChangeSet", err.to_string()))?;
+    let fresh = crate::plan::change_set(cloudformation, target.stack, &body, values.clone(), tags)
+        .await
+        .map_err(|err| stack_cause(name, "CreateChangeSet", err.to_string()))?;
+    let Some((change_set, aws_changes)) = fresh else {
+        progress.report(ProgressEvent::Note {
+            stack: name.clone(),
+            message: "CloudFormation finds nothing to change".to_owned(),
+        });
+        return Ok(None);
+    };
+    let deployed = cloudformation.get_template(name).await.map_err(&failed)?;
+    let mut changes = explain(
+        &aws_changes,
+        Some(&deployed),
+        &crate::render::template_value(&target.stack.template),
+    );
+    parameters::merge_effects(
+        &mut changes,
+        parameters::parameter_effects(
+            target.stack,
+            &parameters::with_values(&stack.parameters, &values),
+        ),
+    );
+    let mut objections = guard::beyond_plan(&stack.changes, &changes);
+    objections.extend(
+        guard::refused(name, &changes, &options.allow_replace)
+            .into_iter()
+            .map(|refused| {
+                format!("{refused}, which destroys its data; allow it with --allow-replace")
+            }),
+    );
+    if !objections.is_empty() {
+        let _ = once::delete_change_set(cloudformation, name, &change_set).await;
+        return Err(stack_cause(
+            name,
+            "CreateChangeSet",
+            format!(
+                "planned again with the values now known, the update {}; nothing was executed for this stack. Run plan (or apply) again to review it",
+                objections.join("; ")
+            ),
+        ));
+    }
+    Ok(Some(change_set))
 }
 
 /// Turns termination protection on where it is off; a stack that cannot be protected fails the apply.
@@ -492,5 +676,7 @@ async fn protect<C: CloudFormation>(
     }
 }
 
+#[cfg(test)]
+mod cross_stack_tests;
 #[cfg(test)]
 mod tests;

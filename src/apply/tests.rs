@@ -8,17 +8,19 @@ use std::time::Duration;
 use super::*;
 use crate::aws::cloudformation::StackStatus;
 use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
+use crate::aws::facts::fixed::FixedFacts;
 use crate::plan::plan;
 use crate::project::Project;
 use crate::watch::{NoProgress, recorded_events};
 
-const OPTIONS: ApplyOptions = ApplyOptions {
+pub(super) const OPTIONS: ApplyOptions = ApplyOptions {
     termination_protection: false,
     wait: WaitPolicy {
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
         max_wait: Duration::from_secs(5),
     },
+    allow_replace: BTreeSet::new(),
 };
 
 fn dev() -> RenderedEnvironment {
@@ -27,7 +29,7 @@ fn dev() -> RenderedEnvironment {
         .expect("the shipped dev environment renders")
 }
 
-fn outcome<'a>(report: &'a ApplyReport, stack: &str) -> &'a StackOutcome {
+pub(super) fn outcome<'a>(report: &'a ApplyReport, stack: &str) -> &'a StackOutcome {
     &report
         .stacks
         .iter()
@@ -51,8 +53,10 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
         ],
     );
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
+    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
 
@@ -92,7 +96,8 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
 
 #[tokio::test]
 async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
-    let fake = Fake::default();
+    let fake = InMemoryCloudFormation::new();
+    let facts = FixedFacts::default();
     let mut storage_failure = recorded_events("create_failed_rollback");
     storage_failure
         .iter_mut()
@@ -100,8 +105,10 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     fake.fail_next_create("photofeed-dev-storage", storage_failure);
     let rendered = dev();
 
-    let first = plan(&fake, &rendered, Some("storage")).await.unwrap();
-    let report = execute(&fake, &rendered, &first.stacks, OPTIONS, &NoProgress)
+    let first = plan(&fake, &facts, &rendered, Some("storage"))
+        .await
+        .unwrap();
+    let report = execute(&fake, &rendered, &first.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
@@ -113,9 +120,11 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     assert!(causes[0].reason.contains("already exists"));
 
     // The next apply converges: the empty stack is deleted, then created again.
-    let second = plan(&fake, &rendered, Some("storage")).await.unwrap();
+    let second = plan(&fake, &facts, &rendered, Some("storage"))
+        .await
+        .unwrap();
     assert_eq!(second.stacks[0].action, StackAction::Recreate);
-    let report = execute(&fake, &rendered, &second.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &rendered, &second.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(

@@ -22,6 +22,7 @@ pub struct StackDescription {
     pub status: StackStatus,
     pub status_reason: Option<String>,
     pub outputs: BTreeMap<String, StackOutput>,
+    /// Parameter values; for SSM-typed parameters the value resolved from Parameter Store.
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,

@@ -387,8 +387,14 @@ fn stack_description(call: Call, stack: &cfn::Stack) -> Result<StackDescription,
             parameter.parameter_key(),
             &format!("ParameterKey in stack {name}"),
         )?;
+        // An SSM-typed parameter's value is the parameter *name*; what the resources received is its
+        // `ResolvedValue` (DescribeStacks API reference, Parameter). Other parameters have none.
         // A parameter value may legitimately be the empty string.
-        let value = parameter.parameter_value().unwrap_or("").to_owned();
+        let value = parameter
+            .resolved_value()
+            .or(parameter.parameter_value())
+            .unwrap_or("")
+            .to_owned();
         parameters.insert(key, value);
     }
     let mut tags = BTreeMap::new();

@@ -4,12 +4,16 @@
 pub mod account;
 pub mod client;
 pub mod cloudformation;
+#[cfg(test)]
+pub mod cloudformation_memory;
 pub mod cloudformation_sdk;
 pub mod drift_detection;
 pub mod drift_detection_sdk;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod facts;
+pub mod facts_sdk;
 pub mod live;
 pub mod live_sdk;
 pub mod once;
@@ -19,3 +23,5 @@ pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
 pub use cloudformation_sdk::SdkCloudFormation;
 pub use error::AwsError;
+pub use facts::AccountFacts;
+pub use facts_sdk::SdkAccountFacts;

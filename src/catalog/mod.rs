@@ -128,6 +128,17 @@ pub fn is_stateful(name: &str) -> bool {
     lookup(name).is_none_or(|t| t.stateful)
 }
 
+/// Whether replacing or removing this resource (given its template `Properties`) loses data. A read
+/// replica (`SourceDBInstanceIdentifier` set) is a read-only copy of its source: it holds nothing the
+/// source lacks, and RDS cannot even keep a final snapshot of one (RDS API Reference,
+/// DeleteDBInstance, `SkipFinalSnapshot`: "If you delete a read replica or an RDS Custom instance, you
+/// must enable this setting"). So changing the replica count needs no `--allow-replace`.
+pub fn holds_data(name: &str, properties: Option<&Value>) -> bool {
+    let replica = name == "AWS::RDS::DBInstance"
+        && properties.is_some_and(|p| p.get("SourceDBInstanceIdentifier").is_some());
+    is_stateful(name) && !replica
+}
+
 #[derive(Deserialize)]
 struct SchemaFile {
     cfn_lint: String,

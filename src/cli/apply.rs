@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::apply::{self, ApplyOptions, guard};
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::{SdkCloudFormation, once};
+use crate::aws::{SdkAccountFacts, SdkCloudFormation, once};
 use crate::cli::{
     AwsOptions, Console, confirm, connect, ctrl_c, policy_gate, runtime, until_interrupted,
     write_out,
@@ -66,10 +66,12 @@ pub fn run(
     let options = ApplyOptions {
         termination_protection: rendered.environment.settings.termination_protection,
         wait: watch::FOLLOW,
+        allow_replace: allowed.clone(),
     };
     let runtime = runtime()?;
     let clients = runtime.block_on(connect(&rendered.environment, aws))?;
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+    let facts = SdkAccountFacts::new(&clients);
 
     let plan = match (&saved, &args.plan) {
         (Some(saved), Some(path)) => runtime.block_on(guard::check_saved_plan(
@@ -80,6 +82,7 @@ pub fn run(
         ))?,
         _ => runtime.block_on(plan::plan(
             &cloudformation,
+            &facts,
             &rendered,
             args.stack.as_deref(),
         ))?,
@@ -131,7 +134,7 @@ pub fn run(
     let progress = console.progress();
     let running = Running::new(progress.as_ref());
     let report = runtime.block_on(until_interrupted(
-        apply::execute(&cloudformation, &rendered, &plan.stacks, options, &running),
+        apply::execute(&cloudformation, &rendered, &plan.stacks, &options, &running),
         ctrl_c(),
         &running,
         format!("strata apply --env {}", plan.environment),

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::aws::SdkCloudFormation;
+use crate::aws::{SdkAccountFacts, SdkCloudFormation};
 use crate::cli::{AwsOptions, Console, connect, policy_gate, runtime, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
@@ -46,7 +46,8 @@ pub fn run(
     let plan = runtime()?.block_on(async {
         let clients = connect(&rendered.environment, aws).await?;
         let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-        plan::plan(&cloudformation, &rendered, args.stack.as_deref()).await
+        let facts = SdkAccountFacts::new(&clients);
+        plan::plan(&cloudformation, &facts, &rendered, args.stack.as_deref()).await
     })?;
     if args.json {
         write_out(console.out, &crate::report::json("plan", &plan)?)?;

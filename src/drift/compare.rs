@@ -17,6 +17,8 @@ use crate::project::RenderedStack;
 pub struct DeployedStack {
     pub status: String,
     pub resources: Vec<StackResource>,
+    /// The stack's parameter values (resolved values for SSM-typed parameters).
+    pub parameters: BTreeMap<String, String>,
 }
 
 pub struct StackInput<'a> {
@@ -119,11 +121,16 @@ fn with_resolvers<'a>(
             live,
             region: &inputs.region,
         };
+        let no_parameters = BTreeMap::new();
         let resolver = Resolver {
             stack_name: &stack.rendered.stack_name,
             region: &inputs.region,
             account_id: &inputs.account_id,
             physical_ids: &physical_ids,
+            parameters: stack
+                .deployed
+                .as_ref()
+                .map_or(&no_parameters, |d| &d.parameters),
             exports: &inputs.exports,
             attributes: &attributes,
         };
@@ -336,6 +343,7 @@ mod tests {
     fn deployed(resources: &[(&str, &str, &str)]) -> Option<DeployedStack> {
         Some(DeployedStack {
             status: "CREATE_COMPLETE".into(),
+            parameters: BTreeMap::new(),
             resources: resources
                 .iter()
                 .map(|(logical_id, physical_id, resource_type)| StackResource {

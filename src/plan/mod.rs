@@ -2,6 +2,7 @@
 //! resource by resource with property diffs and replacement. Computation only: returns data.
 
 pub mod diff;
+pub mod parameters;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,16 +11,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aws::AccountFacts;
 use crate::aws::cloudformation::{
     self as cfn, Capability, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudFormation,
     RequestToken, StackDescription, WaitPolicy,
 };
 use crate::aws::once;
-use crate::catalog::is_stateful;
+use crate::catalog::holds_data;
 use crate::error::Error;
 pub use crate::model::change::{ChangeAction, Replacement};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use diff::{PropertyChange, predicted_replacement, resource_changes};
+use parameters::{PlannedParameter, Upstream};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -64,6 +67,10 @@ pub struct StackPlan {
     /// on every retry of it (by the SDK, or by applying this saved plan again).
     #[serde(default)]
     pub client_request_token: RequestToken,
+    /// Values the stack receives as parameters: other stacks' outputs (filled in by strata) and
+    /// Parameter Store entries (resolved by CloudFormation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<PlannedParameter>,
     pub changes: Vec<ResourceChange>,
 }
 
@@ -106,6 +113,15 @@ impl StackPlan {
     pub fn has_changes(&self) -> bool {
         self.action != StackAction::NoChanges
     }
+
+    /// Stacks (short names) whose apply this stack's parameter values wait for: apply re-plans this
+    /// stack with the values they output then.
+    pub fn resolves_after(&self) -> BTreeSet<&str> {
+        self.parameters
+            .iter()
+            .filter_map(PlannedParameter::waits_for)
+            .collect()
+    }
 }
 
 impl Plan {
@@ -136,8 +152,9 @@ pub fn deployed_hash(template: &Value) -> String {
 }
 
 /// Plans `selected` stacks (all of `rendered` when `None`), in dependency order.
-pub async fn plan<C: CloudFormation>(
+pub async fn plan<C: CloudFormation, F: AccountFacts>(
     cloudformation: &C,
+    facts: &F,
     rendered: &RenderedEnvironment,
     selected: Option<&str>,
 ) -> Result<Plan, Error> {
@@ -145,10 +162,32 @@ pub async fn plan<C: CloudFormation>(
     let tags = rendered.environment.tags();
     let attempt = plan_attempt();
     let mut created: BTreeSet<String> = BTreeSet::new();
+    // What dependents need to know about the stacks planned (or, with `--stack`, merely read) so far.
+    let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
     let mut stacks = Vec::new();
     for stack in &rendered.stacks {
         if selected.is_some_and(|only| only != stack.name) {
             continue;
+        }
+        for (_, source) in stack.template.output_references() {
+            if upstreams.contains_key(&source.stack) {
+                continue;
+            }
+            if let Some(upstream) = rendered.stacks.iter().find(|s| s.name == source.stack) {
+                let deployed = cloudformation
+                    .describe_stack(&upstream.stack_name)
+                    .await?
+                    .filter(|d| !d.status.has_no_resources_deployed());
+                upstreams.insert(
+                    source.stack.clone(),
+                    Upstream {
+                        rendered: upstream.clone(),
+                        plan: None,
+                        deployed,
+                        deployed_template: None,
+                    },
+                );
+            }
         }
         let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
         let missing_dependencies: Vec<String> = match selected {
@@ -176,11 +215,21 @@ pub async fn plan<C: CloudFormation>(
                 .cloned()
                 .collect(),
         };
-        let stack_plan = plan_stack(
+        let parameters = parameters::plan_parameters(
+            facts,
+            stack,
+            deployed
+                .as_ref()
+                .filter(|d| !d.status.has_no_resources_deployed()),
+            &upstreams,
+        )
+        .await?;
+        let (stack_plan, deployed_template) = plan_stack(
             cloudformation,
             stack,
-            deployed,
+            deployed.clone(),
             missing_dependencies,
+            parameters,
             &tags,
             &attempt,
         )
@@ -191,6 +240,15 @@ pub async fn plan<C: CloudFormation>(
         ) {
             created.insert(stack.name.clone());
         }
+        upstreams.insert(
+            stack.name.clone(),
+            Upstream {
+                rendered: stack.clone(),
+                plan: Some(stack_plan.clone()),
+                deployed: deployed.filter(|d| !d.status.has_no_resources_deployed()),
+                deployed_template,
+            },
+        );
         stacks.push(stack_plan);
     }
     Ok(Plan {
@@ -232,14 +290,16 @@ pub async fn settled_stack<C: CloudFormation>(
     Ok(deployed)
 }
 
+/// The plan of one stack, and its deployed template when it has one.
 async fn plan_stack<C: CloudFormation>(
     cloudformation: &C,
     stack: &RenderedStack,
     deployed: Option<StackDescription>,
     waits_for: Vec<String>,
+    parameters: Vec<PlannedParameter>,
     tags: &BTreeMap<String, String>,
     attempt: &str,
-) -> Result<StackPlan, Error> {
+) -> Result<(StackPlan, Option<Value>), Error> {
     let body = template_body(stack)?;
     let new_template = crate::render::template_value(&stack.template);
     let template_sha256 = sha256_hex(&body);
@@ -258,6 +318,7 @@ async fn plan_stack<C: CloudFormation>(
         template_sha256,
         deployed_template_sha256: None,
         waits_for,
+        parameters,
         changes: Vec::new(),
     };
     let recreate = deployed
@@ -277,24 +338,66 @@ async fn plan_stack<C: CloudFormation>(
             StackAction::Create
         };
         plan.changes = additions(&new_template);
-        return Ok(plan);
+        return Ok((plan, None));
     }
 
     let deployed_template = cloudformation.get_template(&stack.stack_name).await?;
     plan.deployed_template_sha256 = Some(deployed_hash(&deployed_template));
-    let change_set = change_set_name(&plan.template_sha256);
+    match parameters::change_set_values(&plan.parameters) {
+        Some(values) => {
+            let outcome = change_set(cloudformation, stack, &body, values, tags).await?;
+            if let Some((change_set_id, changes)) = outcome {
+                plan.action = StackAction::Update;
+                plan.client_request_token = update_token(&stack.stack_name, &change_set_id);
+                plan.change_set_id = Some(change_set_id);
+                plan.changes = explain(&changes, Some(&deployed_template), &new_template);
+            } else {
+                plan.action = StackAction::NoChanges;
+            }
+        }
+        // A value it needs is only output once another stack of this plan has applied: no change set
+        // can be made now, so the template's changes are predicted and apply plans it then.
+        None => {
+            plan.action = StackAction::Update;
+            plan.changes = template_changes(&deployed_template, &new_template);
+        }
+    }
+    let effects = parameters::parameter_effects(stack, &plan.parameters);
+    if plan.action == StackAction::NoChanges && !effects.is_empty() {
+        plan.action = StackAction::Update;
+    }
+    parameters::merge_effects(&mut plan.changes, effects);
+    Ok((plan, Some(deployed_template)))
+}
+
+/// Creates an UPDATE change set and waits for it: its id and changes, or `None` when CloudFormation finds
+/// nothing to change (the empty change set is deleted).
+pub(crate) async fn change_set<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &RenderedStack,
+    body: &str,
+    parameters: BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<(String, Vec<cfn::ResourceChange>)>, Error> {
+    let change_set = change_set_name(&sha256_hex(body));
     let request = ChangeSetRequest {
         client_token: RequestToken::derive("changeset", &[&stack.stack_name, &change_set]),
         stack: stack.stack_name.clone(),
         change_set,
         kind: ChangeSetKind::Update,
-        template_body: body,
-        parameters: BTreeMap::new(),
+        template_body: body.to_owned(),
+        parameters,
         tags: tags.clone(),
         capabilities: vec![Capability::Iam],
         description: Some(format!("strata plan of {}", stack.stack_name)),
     };
-    let created = once::create_change_set(cloudformation, &request).await?;
+    // Nothing to change is either a FAILED change set with that reason (AWS) or the call refused with "No
+    // updates are to be performed." (the older wording; moto when parameters are given).
+    let created = match once::create_change_set(cloudformation, &request).await {
+        Ok(created) => created,
+        Err(crate::aws::AwsError::NoUpdates { .. }) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
     match cfn::wait_for_change_set(
         cloudformation,
         &stack.stack_name,
@@ -306,21 +409,57 @@ async fn plan_stack<C: CloudFormation>(
         ChangeSetOutcome::NoChanges { .. } => {
             once::delete_change_set(cloudformation, &stack.stack_name, &created.change_set_id)
                 .await?;
-            plan.action = StackAction::NoChanges;
+            Ok(None)
         }
         ChangeSetOutcome::Ready(description) => {
-            plan.action = StackAction::Update;
-            plan.client_request_token =
-                RequestToken::derive("update", &[&stack.stack_name, &created.change_set_id]);
-            plan.change_set_id = Some(created.change_set_id);
-            plan.changes = explain(
-                &description.changes,
-                Some(&deployed_template),
-                &new_template,
-            );
+            Ok(Some((created.change_set_id, description.changes)))
         }
     }
-    Ok(plan)
+}
+
+/// The resource changes between two templates as strata predicts them, for a stack no change set can be
+/// made for yet.
+fn template_changes(deployed: &Value, new: &Value) -> Vec<ResourceChange> {
+    let empty = serde_json::Map::new();
+    let old_resources = resources(Some(deployed)).unwrap_or(&empty);
+    let new_resources = resources(Some(new)).unwrap_or(&empty);
+    let type_of = |resource: &Value| {
+        resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut changes: Vec<cfn::ResourceChange> = Vec::new();
+    let mut listed = |action: ChangeAction, id: &String, resource: &Value| {
+        changes.push(cfn::ResourceChange {
+            action,
+            logical_id: id.clone(),
+            resource_type: type_of(resource),
+            physical_id: None,
+            replacement: None,
+            scope: Vec::new(),
+        })
+    };
+    for (id, resource) in new_resources {
+        match old_resources.get(id) {
+            None => listed(ChangeAction::Add, id, resource),
+            Some(old) if old != resource => listed(ChangeAction::Modify, id, resource),
+            Some(_) => {}
+        }
+    }
+    for (id, resource) in old_resources {
+        if !new_resources.contains_key(id) {
+            listed(ChangeAction::Remove, id, resource);
+        }
+    }
+    explain(&changes, Some(deployed), new)
+}
+
+/// The token of executing change set `change_set_id`: the operation is the change set's, so every retry of
+/// it (by the SDK, or by applying the saved plan again) carries the same one.
+pub(crate) fn update_token(stack_name: &str, change_set_id: &str) -> RequestToken {
+    RequestToken::derive("update", &[stack_name, change_set_id])
 }
 
 /// Unique per attempt; CloudFormation requires a letter first and at most 128 characters.
@@ -368,7 +507,7 @@ fn additions(template: &Value) -> Vec<ResourceChange> {
                         physical_id: None,
                         replacement: Replacement::Never,
                         replacement_source: ReplacementSource::Predicted,
-                        stateful: is_stateful(resource_type),
+                        stateful: holds_data(resource_type, resource.get("Properties")),
                         properties: Vec::new(),
                     }
                 })
@@ -409,7 +548,10 @@ pub(crate) fn explain(
                 physical_id: change.physical_id.clone(),
                 replacement,
                 replacement_source,
-                stateful: is_stateful(&change.resource_type),
+                stateful: holds_data(
+                    &change.resource_type,
+                    after.or(before).and_then(|r| r.get("Properties")),
+                ),
                 properties,
             }
         })

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::plan::parameters::{ParameterSource, ParameterValue, PlannedParameter};
 use crate::plan::{
     ChangeAction, Plan, Replacement, ReplacementSource, ResourceChange, StackAction, StackPlan,
 };
@@ -47,6 +48,11 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
             stack.waits_for.join(", ")
         );
     }
+    if stack.has_changes() {
+        for parameter in stack.parameters.iter().filter(|p| p.may_change()) {
+            parameter_line(text, parameter, style);
+        }
+    }
     for change in &stack.changes {
         resource_line(text, change, style);
     }
@@ -65,6 +71,31 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
             change.logical_id
         );
     }
+}
+
+/// `parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "a" -> known after database applies`
+fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
+    let source = match &parameter.source {
+        ParameterSource::StackOutput { stack, output } => format!("output {output} of {stack}"),
+        ParameterSource::Ssm { name } => format!("Systems Manager {name}"),
+    };
+    let before = parameter
+        .deployed
+        .as_ref()
+        .map(|v| show(Some(&Value::String(v.clone()))))
+        .unwrap_or_else(|| "(new)".to_owned());
+    let after = match &parameter.value {
+        ParameterValue::Known { value } => show(Some(&Value::String(value.clone()))),
+        ParameterValue::AfterApply { after, .. } => style.yellow(&format!(
+            "known after {after} applies (apply plans this stack again then)"
+        )),
+    };
+    let _ = writeln!(
+        text,
+        "  {} {} ({source}): {before} -> {after}",
+        style.dim("parameter"),
+        parameter.name
+    );
 }
 
 fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
@@ -111,9 +142,14 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
             Replacement::Conditional => format!("  {}", style.yellow("(may force replacement)")),
             Replacement::Never => String::new(),
         } + &interruption;
+        let through = property
+            .parameter
+            .as_ref()
+            .map(|p| format!(" (through parameter {p})"))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "      {}: {} -> {}{forces}",
+            "      {}{through}: {} -> {}{forces}",
             property.path,
             show(property.before.as_ref()),
             show(property.after.as_ref())
@@ -172,4 +208,67 @@ fn summary(plan: &Plan, style: Style) -> String {
     }
     line.push('\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::diff::PropertyChange;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_known_only_after_another_stack_applies_is_said_so() {
+        let bastion = StackPlan {
+            stack: "bastion".into(),
+            stack_name: "photofeed-dev-bastion".into(),
+            action: StackAction::Update,
+            deployed_status: Some("CREATE_COMPLETE".into()),
+            change_set_id: None,
+            template_sha256: "0".repeat(64),
+            deployed_template_sha256: Some("1".repeat(64)),
+            waits_for: vec![],
+            parameters: vec![PlannedParameter {
+                name: "DatabaseReaderEndpoints".into(),
+                source: ParameterSource::StackOutput {
+                    stack: "database".into(),
+                    output: "ReaderEndpoints".into(),
+                },
+                deployed: Some("r1.example".into()),
+                value: ParameterValue::AfterApply {
+                    after: "database".into(),
+                    now: Some("r1.example".into()),
+                },
+            }],
+            changes: vec![ResourceChange {
+                action: ChangeAction::Modify,
+                logical_id: "BastionInstance".into(),
+                resource_type: "AWS::EC2::Instance".into(),
+                physical_id: None,
+                replacement: Replacement::Never,
+                replacement_source: ReplacementSource::Predicted,
+                stateful: false,
+                properties: vec![PropertyChange {
+                    path: "UserData".into(),
+                    before: Some(json!("r1.example")),
+                    after: Some(json!("(known after database applies)")),
+                    replacement: Replacement::Never,
+                    parameter: Some("DatabaseReaderEndpoints".into()),
+                }],
+            }],
+        };
+        let plan = Plan {
+            environment: "dev".into(),
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            stacks: vec![bastion],
+        };
+        let text = render(&plan, Style { color: false });
+        assert!(text.contains(
+            "  parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): \"r1.example\" -> known after database applies (apply plans this stack again then)\n"
+        ), "{text}");
+        assert!(text.contains(
+            "      UserData (through parameter DatabaseReaderEndpoints): \"r1.example\" -> \"(known after database applies)\"\n"
+        ), "{text}");
+        assert!(text.contains("Plan: 0 to add, 1 to modify (0 replacements), 0 to remove."));
+    }
 }

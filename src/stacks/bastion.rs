@@ -293,14 +293,11 @@ pub fn build(
         ),
     )?;
 
+    // Not exported: the instance id changes whenever the instance is replaced (a new image), and an export
+    // another stack imported could then not change.
     let mut export = |name: &str, description: &str, value: Value| {
-        ctx.add_output(
-            template,
-            field,
-            name,
-            ctx.exported(description, value, name),
-        )
-        .map_err(|d| vec![d])
+        ctx.add_output(template, field, name, ctx.output(description, value))
+            .map_err(|d| vec![d])
     };
     export(
         "BastionPublicIp",
@@ -400,11 +397,12 @@ pub fn run_at_every_boot(script: &str) -> Result<String, String> {
 }
 
 /// Renders the user-data template with placeholders for runtime values, escapes the rest for
-/// `Fn::Sub`, then turns the placeholders into `${...}` variables bound to the database exports.
+/// `Fn::Sub`, then turns the placeholders into `${...}` variables bound to the database stack's
+/// outputs (stack parameters: the endpoints change with the replica count).
 fn user_data(
     component: &BastionComponent,
     ctx: &StackContext,
-    template: &Template,
+    template: &mut Template,
 ) -> Result<Value, Diagnostic> {
     let placeholder = |name: &str| format!("@@strata-runtime:{name}@@");
     let mut data = json!({
@@ -432,7 +430,7 @@ fn user_data(
         text = text.replace(&placeholder(output), &format!("${{{output}}}"));
         variables.insert(
             output.to_string(),
-            ctx.link(
+            ctx.stack_output(
                 template,
                 &component.database_stack,
                 output,

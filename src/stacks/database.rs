@@ -291,13 +291,11 @@ fn outputs(
             export: None,
         },
     )?;
+    // Not exported: endpoints change whenever an instance is replaced and the reader list with the
+    // replica count, and CloudFormation refuses to change an export another stack imports. Dependent
+    // stacks receive these through `StackContext::stack_output` instead.
     let mut export = |name: &str, description: &str, value: Value| {
-        ctx.add_output(
-            template,
-            field,
-            name,
-            ctx.exported(description, value, name),
-        )
+        ctx.add_output(template, field, name, ctx.output(description, value))
     };
     export(
         WRITER_ENDPOINT_OUTPUT,

@@ -116,7 +116,9 @@ impl StackContext<'_> {
         )
     }
 
-    /// A value another stack exports, or this stack's own output when `stack` is this one.
+    /// An id another stack exports (`Fn::ImportValue`), or this stack's own output when `stack` is this
+    /// one. Only for values that never change while both stacks live (VPC, subnet and security group
+    /// ids); anything else goes through [`stack_output`](Self::stack_output).
     pub fn link(
         &self,
         template: &Template,
@@ -139,7 +141,43 @@ impl StackContext<'_> {
             })
     }
 
-    /// An output exported under `{project}-{env}-{stack}-{name}`.
+    /// A value another stack outputs that may change over the environment's life (an endpoint, a list of
+    /// replicas): received as a stack parameter that strata resolves from `stack`'s outputs each time this
+    /// stack is created or updated, so the upstream stays free to change it. CloudFormation refuses to
+    /// update or delete an export another stack imports ("Export ... cannot be updated as it is in use by
+    /// ..."; User Guide, `Fn::ImportValue`: "You can't modify or remove an output value that is referenced
+    /// by another stack"), which is why [`link`](Self::link) is only for ids that never change. When
+    /// `stack` is this one, the output's value itself.
+    pub fn stack_output(
+        &self,
+        template: &mut Template,
+        stack: &str,
+        output: &str,
+        field: &str,
+    ) -> Result<Value, Diagnostic> {
+        if stack == self.stack {
+            return self.link(template, stack, output, field);
+        }
+        let name = format!("{}{output}", naming::pascal_case(stack));
+        let wanted = Parameter::from_output(stack, output);
+        match template.parameters.get(&name) {
+            Some(existing) if existing == &wanted => {}
+            _ => self.add_parameter(template, field, &name, wanted)?,
+        }
+        Ok(intrinsics::reference(&name))
+    }
+
+    /// An output for people and for [`stack_output`](Self::stack_output), not exported.
+    pub fn output(&self, description: &str, value: Value) -> Output {
+        Output {
+            description: description.to_string(),
+            value,
+            export: None,
+        }
+    }
+
+    /// An output exported under `{project}-{env}-{stack}-{name}`: only for ids that never change while
+    /// the environment lives (VPC, subnets, security groups), see [`stack_output`](Self::stack_output).
     pub fn exported(&self, description: &str, value: Value, name: &str) -> Output {
         Output {
             description: description.to_string(),

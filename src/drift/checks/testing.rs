@@ -73,6 +73,7 @@ pub fn verdict(case: &Case, physical_id: &str) -> Verdict {
         region: "eu-west-1",
         account_id: "111111111111",
         physical_ids: &physical_ids,
+        parameters: &Default::default(),
         exports: &case.exports,
         attributes: &attributes,
     };

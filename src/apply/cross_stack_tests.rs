@@ -1,5 +1,5 @@
 //! Values crossing stacks, through a CloudFormation that enforces what moto does not: an export another stack
-//! imports can be neither changed nor deleted (`crate::aws::cloudformation_memory`). Every change the
+//! imports can be neither changed nor deleted (`crate::aws::fake`). Every change the
 //! environment files allow must apply in one `apply`, and afterwards `plan` shows no changes.
 
 use std::collections::BTreeSet;
@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::tests::{OPTIONS, outcome};
 use super::*;
-use crate::aws::cloudformation_memory::InMemoryCloudFormation;
 use crate::aws::facts::fixed::FixedFacts;
+use crate::aws::fake::FakeCloudFormation;
 use crate::plan::parameters::{ParameterSource, ParameterValue};
 use crate::plan::saved::SavedPlan;
 use crate::plan::{ChangeAction, Plan, plan};
@@ -63,7 +63,7 @@ const BASTION: &str = "photofeed-dev-bastion";
 
 /// What `strata apply --yes` does: plan, the replacement guard, execute.
 async fn apply(
-    fake: &InMemoryCloudFormation,
+    fake: &FakeCloudFormation,
     rendered: &RenderedEnvironment,
     allowed: &[&str],
 ) -> (Plan, ApplyReport) {
@@ -96,7 +96,7 @@ fn assert_all_applied(report: &ApplyReport) {
     }
 }
 
-async fn assert_no_changes(fake: &InMemoryCloudFormation, rendered: &RenderedEnvironment) {
+async fn assert_no_changes(fake: &FakeCloudFormation, rendered: &RenderedEnvironment) {
     let again = plan(fake, &FixedFacts::default(), rendered, None)
         .await
         .unwrap();
@@ -115,14 +115,14 @@ fn stack<'a>(plan: &'a Plan, name: &str) -> &'a StackPlan {
     plan.stacks.iter().find(|s| s.stack == name).unwrap()
 }
 
-async fn output(fake: &InMemoryCloudFormation, stack: &str, name: &str) -> String {
+async fn output(fake: &FakeCloudFormation, stack: &str, name: &str) -> String {
     fake.describe_stack(stack).await.unwrap().unwrap().outputs[name]
         .value
         .clone()
 }
 
 /// The bastion's user data (as deployed, parameters substituted) names every endpoint the database outputs.
-async fn assert_bastion_forwards_to_the_database(fake: &InMemoryCloudFormation) {
+async fn assert_bastion_forwards_to_the_database(fake: &FakeCloudFormation) {
     let writer = output(fake, DATABASE, "WriterEndpoint").await;
     let readers = output(fake, DATABASE, "ReaderEndpoints").await;
     let parameters = fake.parameters(BASTION);
@@ -140,7 +140,7 @@ async fn assert_bastion_forwards_to_the_database(fake: &InMemoryCloudFormation) 
 
 #[tokio::test]
 async fn replica_count_and_instance_replacement_each_apply_in_one_go() {
-    let fake = InMemoryCloudFormation::new();
+    let fake = FakeCloudFormation::default();
     let project = Copy::of_project();
     let (_, report) = apply(&fake, &project.render(), &[]).await;
     assert_all_applied(&report);
@@ -238,7 +238,7 @@ async fn replica_count_and_instance_replacement_each_apply_in_one_go() {
 
     let calls = fake.calls();
     assert!(
-        calls.iter().all(|c| !c.starts_with("delete")),
+        calls.iter().all(|c| !c.starts_with("delete ")),
         "no stack was deleted or recreated: {calls:?}"
     );
 }
@@ -291,7 +291,7 @@ fn importing(value: &Value, imports: &BTreeMap<String, String>) -> Value {
 
 #[tokio::test]
 async fn with_endpoints_as_exports_the_same_change_fails() {
-    let fake = InMemoryCloudFormation::new();
+    let fake = FakeCloudFormation::default();
     let project = Copy::of_project();
     let (_, report) = apply(&fake, &old_design(project.render()), &[]).await;
     assert_all_applied(&report);
@@ -321,7 +321,7 @@ async fn with_endpoints_as_exports_the_same_change_fails() {
 
 #[tokio::test]
 async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
-    let fake = InMemoryCloudFormation::new();
+    let fake = FakeCloudFormation::default();
     let project = Copy::of_project();
     let (_, report) = apply(&fake, &project.render(), &[]).await;
     assert_all_applied(&report);

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::aws::cloudformation::StackStatus;
-use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
 use crate::aws::facts::fixed::FixedFacts;
+use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
 use crate::plan::plan;
 use crate::project::Project;
 use crate::watch::{NoProgress, recorded_events};
@@ -96,7 +96,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
 
 #[tokio::test]
 async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
-    let fake = InMemoryCloudFormation::new();
+    let fake = Fake::default();
     let facts = FixedFacts::default();
     let mut storage_failure = recorded_events("create_failed_rollback");
     storage_failure
@@ -192,8 +192,10 @@ async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
     // Every CreateStack takes effect, its answer is lost, and the SDK sends it again.
     fake.lose_answers("CreateStack", 4);
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
+    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
@@ -224,8 +226,10 @@ async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
     fake.ignore_tokens();
     fake.lose_answers("CreateStack", 4);
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
+    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
@@ -241,8 +245,10 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
         let theirs = serde_json::json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}});
         fake.create_meanwhile("photofeed-dev-storage", theirs.clone());
         let rendered = dev();
-        let planned = plan(&fake, &rendered, Some("storage")).await.unwrap();
-        let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        let planned = plan(&fake, &FixedFacts::default(), &rendered, Some("storage"))
+            .await
+            .unwrap();
+        let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
             .await
             .unwrap();
         let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
@@ -258,8 +264,10 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
 
 /// Deploys dev on the fake, then changes what is deployed for storage so the next plan updates it.
 async fn deployed_dev_with_storage_changed(fake: &Fake, rendered: &RenderedEnvironment) {
-    let first = plan(fake, rendered, None).await.unwrap();
-    let report = execute(fake, rendered, &first.stacks, OPTIONS, &NoProgress)
+    let first = plan(fake, &FixedFacts::default(), rendered, None)
+        .await
+        .unwrap();
+    let report = execute(fake, rendered, &first.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
@@ -279,12 +287,14 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     let fake = Fake::default();
     let rendered = dev();
     deployed_dev_with_storage_changed(&fake, &rendered).await;
-    let update = plan(&fake, &rendered, None).await.unwrap();
+    let update = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
     assert_eq!(storage.action, StackAction::Update);
     // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
     fake.lose_answers("ExecuteChangeSet", 1);
-    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &rendered, &update.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(
@@ -300,7 +310,9 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     // A lost answer to a change set's creation or deletion changes nothing either: no changes are left.
     fake.lose_answers("CreateChangeSet", 4);
     fake.lose_answers("DeleteChangeSet", 4);
-    let again = plan(&fake, &rendered, None).await.unwrap();
+    let again = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     assert!(!again.has_changes(), "{:?}", again.stacks);
 }
 
@@ -309,7 +321,9 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     let fake = Fake::default();
     let rendered = dev();
     deployed_dev_with_storage_changed(&fake, &rendered).await;
-    let update = plan(&fake, &rendered, None).await.unwrap();
+    let update = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     // The change set disappears (deleted by someone) before apply: nothing ran under our token.
     let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
     fake.delete_change_set(
@@ -318,7 +332,7 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     )
     .await
     .unwrap();
-    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &rendered, &update.stacks, &OPTIONS, &NoProgress)
         .await
         .unwrap();
     let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
@@ -332,9 +346,13 @@ fn each_operation_of_a_plan_has_a_token_of_its_own() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let fake = Fake::default();
     let rendered = dev();
-    let first = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    let first = runtime
+        .block_on(plan(&fake, &FixedFacts::default(), &rendered, None))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(2));
-    let second = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    let second = runtime
+        .block_on(plan(&fake, &FixedFacts::default(), &rendered, None))
+        .unwrap();
     let tokens: std::collections::BTreeSet<&str> = first
         .stacks
         .iter()

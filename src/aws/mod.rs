@@ -4,16 +4,14 @@
 pub mod account;
 pub mod client;
 pub mod cloudformation;
-#[cfg(test)]
-pub mod cloudformation_memory;
 pub mod cloudformation_sdk;
 pub mod drift_detection;
 pub mod drift_detection_sdk;
 pub mod error;
-#[cfg(test)]
-pub(crate) mod fake;
 pub mod facts;
 pub mod facts_sdk;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod live;
 pub mod live_sdk;
 pub mod once;

@@ -88,14 +88,9 @@ struct Stack {
 /// A stack as a test looks at it.
 #[derive(Debug, Clone)]
 pub struct FakeStack {
-    pub name: String,
-    pub id: String,
-    pub status: String,
     pub template: Value,
-    pub tags: BTreeMap<String, String>,
     /// Newest first, as the API returns them.
     pub events: Vec<StackEvent>,
-    pub termination_protection: bool,
 }
 
 /// An event as CloudFormation reports the stack's own status changes.
@@ -194,13 +189,8 @@ impl FakeCloudFormation {
     pub fn stack(&self, name: &str) -> Option<FakeStack> {
         let state = self.lock();
         state.live(name).map(|s| FakeStack {
-            name: s.name.clone(),
-            id: s.id.clone(),
-            status: s.status.clone(),
             template: s.deployed.template.clone(),
-            tags: s.tags.clone(),
             events: s.events.clone(),
-            termination_protection: s.termination_protection,
         })
     }
 
@@ -1020,12 +1010,12 @@ fn execute_change_set(
             ("UPDATE_COMPLETE", updated)
         }
     };
+    stamp(state, &mut events, token);
     let Some(live) = state.live_mut(stack) else {
         return Err(missing_stack("ExecuteChangeSet", stack));
     };
     live.status = status.into();
     live.deployed = deployed;
-    stamp(state, &mut events, token);
     for event in events {
         live.events.insert(0, event);
     }

@@ -227,6 +227,7 @@ mod tests {
             template_sha256: "0".repeat(64),
             deployed_template_sha256: Some("1".repeat(64)),
             waits_for: vec![],
+            client_request_token: Default::default(),
             parameters: vec![PlannedParameter {
                 name: "DatabaseReaderEndpoints".into(),
                 source: ParameterSource::StackOutput {

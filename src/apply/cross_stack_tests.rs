@@ -369,3 +369,63 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
         "{err}"
     );
 }
+
+/// AWS publishes a newer Amazon Linux image under the same public SSM parameter: the templates and
+/// environment files are unchanged, yet the bastion's image changes, and with `ImageId` createOnly in
+/// AWS::EC2::Instance's schema that replaces the instance. The plan must say so, naming the parameter.
+#[tokio::test]
+async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement() {
+    const AL2023: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+    let fake = FakeCloudFormation::default();
+    let project = Copy::of_project();
+    let rendered = project.render();
+    let (_, report) = apply(&fake, &rendered, &[]).await;
+    assert_all_applied(&report);
+    assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0fixed");
+
+    let facts = FixedFacts::default();
+    facts.set_ssm(AL2023, "ami-0newer");
+    fake.set_ssm_parameter(AL2023, "ami-0newer");
+    let planned = plan(&fake, &facts, &rendered, None).await.unwrap();
+    for quiet in ["network", "database", "storage"] {
+        assert_eq!(stack(&planned, quiet).action, StackAction::NoChanges);
+    }
+    let bastion = stack(&planned, "bastion");
+    let image = bastion
+        .parameters
+        .iter()
+        .find(|p| p.name == "BastionImageId")
+        .unwrap();
+    assert_eq!(
+        image.source,
+        ParameterSource::Ssm {
+            path: AL2023.into()
+        }
+    );
+    assert_eq!(image.deployed.as_deref(), Some("ami-0fixed"));
+    assert_eq!(
+        image.value,
+        ParameterValue::Known {
+            value: "ami-0newer".into()
+        }
+    );
+    let instance = bastion
+        .changes
+        .iter()
+        .find(|c| c.logical_id == "BastionInstance")
+        .unwrap();
+    assert!(instance.replaces(), "{instance:?}");
+    assert_eq!(instance.properties[0].path, "ImageId");
+    assert_eq!(
+        instance.properties[0].parameter.as_deref(),
+        Some("BastionImageId")
+    );
+
+    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert_all_applied(&report);
+    assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0newer");
+    let again = plan(&fake, &facts, &rendered, None).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.stacks);
+}

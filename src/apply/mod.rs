@@ -425,7 +425,7 @@ fn parameter_source(parameter: &parameters::PlannedParameter) -> String {
         parameters::ParameterSource::StackOutput { stack, output } => {
             format!("output {output} of stack {stack}")
         }
-        parameters::ParameterSource::Ssm { name } => format!("Systems Manager parameter {name}"),
+        parameters::ParameterSource::Ssm { path } => format!("Systems Manager parameter {path}"),
     }
 }
 

@@ -70,6 +70,9 @@ struct State {
     created_meanwhile: BTreeMap<String, Value>,
     /// Like an endpoint that ignores tokens: events carry none.
     ignores_tokens: bool,
+    /// The account's SSM parameters that SSM-typed stack parameters resolve through; a name not set here
+    /// resolves to [`fixed::IMAGE`], as the test account facts answer.
+    ssm_parameters: BTreeMap<String, String>,
     calls: Vec<String>,
 }
 
@@ -172,6 +175,13 @@ impl FakeCloudFormation {
     /// Someone else creates `stack` from `template` right before strata's CreateStack for it arrives.
     pub fn create_meanwhile(&self, stack: &str, template: Value) {
         self.lock().created_meanwhile.insert(stack.into(), template);
+    }
+
+    /// The SSM parameter `name` holds `value` from now on (as when AWS publishes a newer image).
+    pub fn set_ssm_parameter(&self, name: &str, value: &str) {
+        self.lock()
+            .ssm_parameters
+            .insert(name.to_owned(), value.to_owned());
     }
 
     /// From now on, like an endpoint that records no tokens.
@@ -389,12 +399,18 @@ fn section<'a>(template: &'a Value, name: &str) -> impl Iterator<Item = (&'a Str
         .flat_map(|map| map.iter())
 }
 
-/// The values the stack's parameters take: given ones, else defaults; missing and unknown ones refused.
+/// The values the stack's parameters take: given ones, else defaults; missing and unknown ones refused. An
+/// SSM-typed parameter (`AWS::SSM::Parameter::Value<...>`) takes the value its SSM parameter holds at this
+/// operation (CloudFormation reads Parameter Store at each create and update: User Guide, "Specify existing
+/// resources at runtime with CloudFormation-supplied parameter types"), which DescribeStacks reports as
+/// `ResolvedValue`: "Read-only. The value that corresponds to a Systems Manager parameter key" (API
+/// reference, Parameter). This fake's description carries that value, as the SDK adapter reads it.
 fn parameter_values(
     operation: &'static str,
     stack: &str,
     template: &Value,
     given: &BTreeMap<String, String>,
+    ssm: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, AwsError> {
     let declared: BTreeMap<&String, &Value> = section(template, "Parameters").collect();
     let unknown: Vec<&str> = given
@@ -422,6 +438,15 @@ fn parameter_values(
                 .map(str::to_owned)
         }) {
             Some(value) => {
+                let ssm_typed = declaration
+                    .get("Type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("AWS::SSM::Parameter::Value<"));
+                let value = match ssm.get(&value) {
+                    Some(resolved) if ssm_typed => resolved.clone(),
+                    None if ssm_typed => crate::aws::facts::fixed::IMAGE.to_owned(),
+                    _ => value,
+                };
                 values.insert(name.clone(), value);
             }
             None => missing.push(name.as_str()),
@@ -779,7 +804,13 @@ fn create_stack(state: &mut State, request: &CreateStackRequest) -> Result<Strin
     }
     let template: Value = serde_json::from_str(&request.template_body)
         .map_err(|e| validation("CreateStack", name, format!("Template format error: {e}")))?;
-    let parameters = parameter_values("CreateStack", name, &template, &request.parameters)?;
+    let parameters = parameter_values(
+        "CreateStack",
+        name,
+        &template,
+        &request.parameters,
+        &state.ssm_parameters,
+    )?;
     let exports = export_values(&state);
     if let Some(message) = missing_import(&template, &exports) {
         return Err(validation("CreateStack", name, message));
@@ -870,7 +901,13 @@ fn create_change_set(
             format!("Template format error: {e}"),
         )
     })?;
-    let parameters = parameter_values("CreateChangeSet", name, &template, &request.parameters)?;
+    let parameters = parameter_values(
+        "CreateChangeSet",
+        name,
+        &template,
+        &request.parameters,
+        &state.ssm_parameters,
+    )?;
     let exports = export_values(&state);
     if let Some(message) = missing_import(&template, &exports) {
         return Err(validation("CreateChangeSet", name, message));
@@ -1246,10 +1283,16 @@ mod tests {
         }
     }
 
+    static CHANGE_SETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
     fn update(stack: &str, template: Value, parameters: &[(&str, &str)]) -> ChangeSetRequest {
         ChangeSetRequest {
             stack: stack.into(),
-            change_set: "cs".into(),
+            // A failed change set keeps its name, as on AWS: every request here gets its own.
+            change_set: format!(
+                "cs-{}",
+                CHANGE_SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
             kind: ChangeSetKind::Update,
             template_body: template.to_string(),
             parameters: parameters

@@ -49,7 +49,7 @@ pub enum ParameterSource {
     /// Output `output` of stack `stack` (short name), filled in by strata.
     StackOutput { stack: String, output: String },
     /// The Parameter Store entry an SSM-typed parameter names; CloudFormation resolves it.
-    Ssm { name: String },
+    Ssm { path: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +211,7 @@ pub async fn plan_parameters<F: AccountFacts>(
             planned.push(PlannedParameter {
                 name: name.clone(),
                 source: ParameterSource::Ssm {
-                    name: entry.clone(),
+                    path: entry.clone(),
                 },
                 deployed: deployed_value(name),
                 value: ParameterValue::Known { value },
@@ -598,7 +598,7 @@ mod tests {
         let image = PlannedParameter {
             name: "BastionImageId".into(),
             source: ParameterSource::Ssm {
-                name: "/aws/service/x".into(),
+                path: "/aws/service/x".into(),
             },
             deployed: Some("ami-old".into()),
             value: ParameterValue::Known {
@@ -640,7 +640,7 @@ mod tests {
         let image = PlannedParameter {
             name: "BastionImageId".into(),
             source: ParameterSource::Ssm {
-                name: "/aws/service/x".into(),
+                path: "/aws/service/x".into(),
             },
             deployed: None,
             value: ParameterValue::Known {

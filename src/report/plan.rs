@@ -77,7 +77,7 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
 fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
     let source = match &parameter.source {
         ParameterSource::StackOutput { stack, output } => format!("output {output} of {stack}"),
-        ParameterSource::Ssm { name } => format!("Systems Manager {name}"),
+        ParameterSource::Ssm { path } => format!("Systems Manager {path}"),
     };
     let before = parameter
         .deployed
@@ -268,7 +268,7 @@ mod tests {
             "  parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): \"r1.example\" -> known after database applies (apply plans this stack again then)\n"
         ), "{text}");
         assert!(text.contains(
-            "      UserData (through parameter DatabaseReaderEndpoints): \"r1.example\" -> \"(known after database applies)\"\n"
+            "      UserData (through parameter DatabaseReaderEndpoints): \"r1.example\" -> \"(known after database applies)\"  (in place: stops and starts the instance, which then boots with the new user data)\n"
         ), "{text}");
         assert!(text.contains("Plan: 0 to add, 1 to modify (0 replacements), 0 to remove."));
     }

@@ -215,12 +215,16 @@ pub(crate) async fn until_interrupted<T>(
     running: &crate::watch::Running<'_>,
     resume: String,
 ) -> Result<T, Error> {
+    // Biased, interrupt first: its first poll installs the Ctrl-C handler before the work's first poll
+    // starts anything. Unbiased, select! may poll the work first, and a Ctrl-C between the work's first
+    // output and the handler's installation would kill strata without saying what keeps running.
     tokio::select! {
-        result = work => result,
+        biased;
         _ = interrupt => Err(Error::Interrupted {
             command: resume,
             running: running.operations(),
         }),
+        result = work => result,
     }
 }
 

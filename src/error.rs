@@ -94,6 +94,13 @@ pub enum Error {
         entry: String,
     },
 
+    /// Settings the account or region refuses, found by the read-only checks before any change set.
+    #[error("{}", format_preflight(environment, problems))]
+    Preflight {
+        environment: String,
+        problems: Vec<crate::preflight::Problem>,
+    },
+
     #[error("saved plan {} cannot be applied: {reason}. Run `strata plan --out` again", path.display())]
     StalePlan { path: PathBuf, reason: String },
 
@@ -172,6 +179,17 @@ fn bullets(lines: &[String]) -> String {
         .map(|line| format!("  - {line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn format_preflight(environment: &str, problems: &[crate::preflight::Problem]) -> String {
+    let mut text = format!(
+        "environment {environment} asks for what the account cannot give (checked before any change set; nothing was changed):"
+    );
+    for problem in problems {
+        text.push_str("\n  - ");
+        text.push_str(&problem.to_string());
+    }
+    text
 }
 
 fn format_diagnostics(diagnostics: &[Diagnostic]) -> String {

@@ -23,6 +23,7 @@ pub mod naming;
 pub mod outputs;
 pub mod plan;
 pub mod policy;
+pub mod preflight;
 pub mod project;
 pub mod render;
 pub mod report;

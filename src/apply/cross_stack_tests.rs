@@ -383,7 +383,10 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
     assert_all_applied(&report);
     assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0fixed");
 
-    let facts = FixedFacts::default();
+    let mut facts = FixedFacts::default();
+    let mut newer = facts.images[0].clone();
+    newer.id = "ami-0newer".into();
+    facts.images.push(newer);
     facts.set_ssm(AL2023, "ami-0newer");
     fake.set_ssm_parameter(AL2023, "ami-0newer");
     let planned = plan(&fake, &facts, &rendered, None).await.unwrap();
@@ -428,4 +431,35 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
     assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0newer");
     let again = plan(&fake, &facts, &rendered, None).await.unwrap();
     assert!(!again.has_changes(), "{:?}", again.stacks);
+}
+
+/// A check only the account can answer fails before any change set: nothing is created, nothing is left.
+#[tokio::test]
+async fn a_plan_whose_image_the_region_lacks_stops_before_any_change_set() {
+    let fake = FakeCloudFormation::default();
+    let project = Copy::of_project();
+    let (_, report) = apply(&fake, &project.render(), &[]).await;
+    assert_all_applied(&report);
+    let calls_before = fake.calls().len();
+
+    project.edit(
+        "environments/dev.yaml",
+        "  replicas:\n    count: 1",
+        "  replicas:\n    count: 2",
+    );
+    let facts = FixedFacts {
+        images: Vec::new(),
+        ..FixedFacts::default()
+    };
+    let err = plan(&fake, &facts, &project.render(), None)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, crate::Error::Preflight { .. }), "{text}");
+    assert!(
+        text.contains("environments/dev.yaml: bastion.image: image `ami-0fixed`"),
+        "{text}"
+    );
+    assert!(text.contains("(the value now comes from"), "{text}");
+    assert_eq!(fake.calls().len(), calls_before, "{:?}", fake.calls());
 }

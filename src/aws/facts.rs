@@ -110,7 +110,8 @@ pub mod fixed {
         pub images: Vec<Image>,
         pub instance_types: Option<Vec<InstanceType>>,
         pub engine_versions: Result<Vec<EngineVersion>, &'static str>,
-        pub orderable: BTreeMap<String, Vec<String>>,
+        /// Per class, the versions orderable on it; `None`: every offered version on every class.
+        pub orderable: Option<BTreeMap<String, Vec<String>>>,
         pub buckets: BTreeMap<String, BucketOwnership>,
         pub elastic_ips: ElasticIpUsage,
     }
@@ -128,8 +129,14 @@ pub mod fixed {
                     name: Some("fixed".into()),
                 }],
                 instance_types: None,
-                engine_versions: Ok(Vec::new()),
-                orderable: BTreeMap::new(),
+                engine_versions: Ok(["17.6", "16.10"]
+                    .into_iter()
+                    .map(|version| EngineVersion {
+                        engine: "postgres".into(),
+                        version: version.into(),
+                    })
+                    .collect()),
+                orderable: None,
                 buckets: BTreeMap::new(),
                 elastic_ips: ElasticIpUsage {
                     quota: 100,
@@ -203,10 +210,18 @@ pub mod fixed {
 
         async fn orderable_versions(
             &self,
-            _engine: &str,
+            engine: &str,
             class: &str,
         ) -> Result<Vec<String>, AwsError> {
-            Ok(self.orderable.get(class).cloned().unwrap_or_default())
+            Ok(match &self.orderable {
+                Some(by_class) => by_class.get(class).cloned().unwrap_or_default(),
+                None => self
+                    .engine_versions(engine)
+                    .await?
+                    .into_iter()
+                    .map(|v| v.version)
+                    .collect(),
+            })
         }
 
         async fn bucket_ownership(&self, name: &str) -> Result<BucketOwnership, AwsError> {

@@ -811,7 +811,7 @@ fn create_stack(state: &mut State, request: &CreateStackRequest) -> Result<Strin
         &request.parameters,
         &state.ssm_parameters,
     )?;
-    let exports = export_values(&state);
+    let exports = export_values(state);
     if let Some(message) = missing_import(&template, &exports) {
         return Err(validation("CreateStack", name, message));
     }
@@ -834,7 +834,7 @@ fn create_stack(state: &mut State, request: &CreateStackRequest) -> Result<Strin
             physical_ids.insert(id.clone(), physical_id(name, id, definition, n));
         }
         let deployed = build(name, &template, &parameters, &physical_ids, &exports);
-        if let Some(reason) = duplicate_export(&state, name, &deployed) {
+        if let Some(reason) = duplicate_export(state, name, &deployed) {
             events.push(state.event(name, "ROLLBACK_IN_PROGRESS", Some(&reason)));
             events.push(state.event(name, "ROLLBACK_COMPLETE", None));
             (
@@ -908,7 +908,7 @@ fn create_change_set(
         &request.parameters,
         &state.ssm_parameters,
     )?;
-    let exports = export_values(&state);
+    let exports = export_values(state);
     if let Some(message) = missing_import(&template, &exports) {
         return Err(validation("CreateChangeSet", name, message));
     }
@@ -1014,7 +1014,7 @@ fn execute_change_set(
         }
     }
     physical_ids.retain(|id, _| template["Resources"].get(id).is_some());
-    let exports = export_values(&state);
+    let exports = export_values(state);
     let updated = build(stack, &template, &parameters, &physical_ids, &exports);
 
     let mut events = vec![state.event(stack, "UPDATE_IN_PROGRESS", Some("User Initiated"))];
@@ -1033,8 +1033,8 @@ fn execute_change_set(
             events.push(event);
         }
     }
-    let refusal = exports_in_use(&state, stack, &current.deployed, &updated)
-        .or_else(|| duplicate_export(&state, stack, &updated));
+    let refusal = exports_in_use(state, stack, &current.deployed, &updated)
+        .or_else(|| duplicate_export(state, stack, &updated));
     let (status, deployed) = match refusal {
         // AWS checks exports after updating the resources, then rolls all of it back.
         Some(reason) => {

@@ -30,6 +30,9 @@ pub struct Plan {
     pub account_id: String,
     pub region: String,
     pub stacks: Vec<StackPlan>,
+    /// Pre-flight checks that could not run at this endpoint, each with the reason ([`crate::preflight`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +161,9 @@ pub async fn plan<C: CloudFormation, F: AccountFacts>(
     rendered: &RenderedEnvironment,
     selected: Option<&str>,
 ) -> Result<Plan, Error> {
+    // What only the account can refuse (a missing image, a bucket name taken...) stops the plan here,
+    // before any change set exists.
+    let not_checked = crate::preflight::check(cloudformation, facts, rendered, selected).await?;
     // CloudFormation propagates stack tags to the resources that support them.
     let tags = rendered.environment.tags();
     let attempt = plan_attempt();
@@ -256,6 +262,7 @@ pub async fn plan<C: CloudFormation, F: AccountFacts>(
         account_id: rendered.environment.settings.account_id.clone(),
         region: rendered.environment.settings.region.clone(),
         stacks,
+        not_checked,
     })
 }
 

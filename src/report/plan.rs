@@ -20,6 +20,13 @@ pub fn render(plan: &Plan, style: Style) -> String {
         plan.account_id,
         plan.region
     );
+    for unchecked in &plan.not_checked {
+        let _ = writeln!(
+            text,
+            "{}",
+            style.yellow(&format!("Not checked before planning: {unchecked}"))
+        );
+    }
     for stack in &plan.stacks {
         text.push('\n');
         stack_section(&mut text, stack, style);
@@ -262,6 +269,7 @@ mod tests {
             account_id: "111111111111".into(),
             region: "eu-west-1".into(),
             stacks: vec![bastion],
+            not_checked: vec![],
         };
         let text = render(&plan, Style { color: false });
         assert!(text.contains(

@@ -51,6 +51,12 @@ pub struct Faults {
     pub services: Vec<&'static str>,
     /// Every answer waits this long (a slow network), so that a test can act while a command runs.
     pub answer_delay: Duration,
+    /// Buckets another account owns: S3 HeadBucket of one (path style, `HEAD /NAME`) is answered, without
+    /// forwarding, as S3 answers it: `403 Forbidden`, no body (HEAD), the bucket's region in
+    /// `x-amz-bucket-region` (S3 API Reference, HeadBucket: "If the bucket does not exist or you do not have
+    /// permission to access it, the HEAD request returns a generic 400 Bad Request, 403 Forbidden or 404 Not
+    /// Found code"). moto answers 200 for another account's bucket (MOTO_NOTES section 9).
+    pub foreign_buckets: Vec<String>,
 }
 
 impl Faults {
@@ -62,6 +68,7 @@ impl Faults {
             lose_first_answer_of: Vec::new(),
             services: vec!["cloudformation", "sts"],
             answer_delay: Duration::ZERO,
+            foreign_buckets: Vec::new(),
         }
     }
 
@@ -227,6 +234,18 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
     let mut writer = client.try_clone()?;
     let mut reader = BufReader::new(client);
     while let Some(request) = read_request(&mut reader, &mut writer)? {
+        if request.method == "HEAD"
+            && state
+                .faults
+                .foreign_buckets
+                .iter()
+                .any(|bucket| request.target.trim_end_matches('/') == format!("/{bucket}"))
+        {
+            writer.write_all(
+                b"HTTP/1.1 403 Forbidden\r\nx-amz-bucket-region: eu-west-1\r\nx-amz-request-id: 0000000000000000\r\nContent-Type: application/xml\r\nContent-Length: 0\r\n\r\n",
+            )?;
+            continue;
+        }
         let call = Call::of(&request);
         let fault = call
             .as_ref()

@@ -3,6 +3,9 @@
 //! `ClientRequestToken`, executing a change set removes the stack's change sets, a failed first creation leaves
 //! `ROLLBACK_COMPLETE`. And it plays the faults a real network adds: an answer lost after the call took effect
 //! (the SDK then sends the same request again), a stack created by someone else between a look and a create.
+//! Exports are the templates' literal `Export.Name`s, and a stack whose export another live stack imports
+//! cannot be deleted (User Guide, `Fn::ImportValue`: "you can't delete the stack that is exporting the output
+//! value"); its delete ends in `DELETE_FAILED`, as on AWS (moto has no such check).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -12,7 +15,7 @@ use serde_json::Value;
 use super::cloudformation::{
     ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetRequest, CloudFormation,
     CreateStackRequest, Export, RequestToken, ResourceChange, StackDescription, StackEvent,
-    StackResource, StackStatus, parse_template_body,
+    StackOutput, StackResource, StackStatus, StackSummary, parse_template_body,
 };
 use super::error::AwsError;
 
@@ -90,6 +93,30 @@ impl FakeCloudFormation {
     /// Someone else creates `stack` from `template` right before strata's CreateStack for it arrives.
     pub fn create_meanwhile(&self, stack: &str, template: Value) {
         self.lock().created_meanwhile.insert(stack.into(), template);
+    }
+
+    /// A stack deployed outside this test's apply (by an earlier strata, or by hand), complete.
+    pub fn deploy(&self, name: &str, template: Value, tags: BTreeMap<String, String>) -> String {
+        let request = CreateStackRequest {
+            stack: name.into(),
+            template_body: template.to_string(),
+            parameters: BTreeMap::new(),
+            tags,
+            capabilities: Vec::new(),
+            termination_protection: false,
+            client_request_token: RequestToken::derive("deployed", &[name]),
+        };
+        self.lock()
+            .create(&request)
+            .expect("a stack name not taken yet")
+    }
+
+    /// Turns termination protection on, as prod's apply or a console user would.
+    pub fn protect(&self, name: &str) {
+        self.lock()
+            .live_mut(name)
+            .expect("a live stack to protect")
+            .termination_protection = true;
     }
 
     pub fn ignore_tokens(&self) {
@@ -370,6 +397,28 @@ impl State {
                 ),
             });
         }
+        let in_use = exports(&found.template).into_iter().find_map(|export| {
+            self.stacks
+                .iter()
+                .filter(|s| s.status != "DELETE_COMPLETE" && s.id != found.id)
+                .find(|s| crate::model::imports_in(&s.template).contains(&export))
+                .map(|importer| (export, importer.name.clone()))
+        });
+        if let Some((export, importer)) = in_use {
+            let mut failed = stack_event(&found.name, "", "DELETE_FAILED");
+            failed.reason = Some(format!(
+                "Export {export} cannot be deleted as it is in use by {importer}"
+            ));
+            self.record(
+                &found.id,
+                Some(token),
+                vec![stack_event(&found.name, "", "DELETE_IN_PROGRESS"), failed],
+            );
+            if let Some(stuck) = self.live_mut(&found.id) {
+                stuck.status = "DELETE_FAILED".into();
+            }
+            return Ok(());
+        }
         self.record(
             &found.id,
             Some(token),
@@ -383,6 +432,36 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// The template's outputs with a literal `Export.Name`, by output name: (export name, value). The value stands
+/// for what the output resolves to.
+fn outputs(stack: &str, template: &Value) -> BTreeMap<String, StackOutput> {
+    template
+        .get("Outputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, output)| {
+            let export_name = output
+                .pointer("/Export/Name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let value = StackOutput {
+                value: format!("{stack}-{name}-value"),
+                export_name,
+                description: None,
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+fn exports(template: &Value) -> Vec<String> {
+    outputs("", template)
+        .into_values()
+        .filter_map(|o| o.export_name)
+        .collect()
 }
 
 /// Add, Modify and Remove per logical id between two templates, as a change set lists them.
@@ -433,11 +512,25 @@ impl CloudFormation for FakeCloudFormation {
             id: s.id.clone(),
             status: StackStatus(s.status.clone()),
             status_reason: None,
-            outputs: BTreeMap::new(),
+            outputs: outputs(&s.name, &s.template),
             parameters: BTreeMap::new(),
             tags: s.tags.clone(),
             termination_protection: s.termination_protection,
         }))
+    }
+
+    async fn list_stacks(&self) -> Result<Vec<StackSummary>, AwsError> {
+        Ok(self
+            .lock()
+            .stacks
+            .iter()
+            .filter(|s| s.status != "DELETE_COMPLETE")
+            .map(|s| StackSummary {
+                name: s.name.clone(),
+                id: s.id.clone(),
+                status: StackStatus(s.status.clone()),
+            })
+            .collect())
     }
 
     async fn get_template(&self, stack: &str) -> Result<Value, AwsError> {
@@ -544,7 +637,26 @@ impl CloudFormation for FakeCloudFormation {
     }
 
     async fn list_exports(&self) -> Result<BTreeMap<String, Export>, AwsError> {
-        Ok(BTreeMap::new())
+        let state = self.lock();
+        Ok(state
+            .stacks
+            .iter()
+            .filter(|s| s.status != "DELETE_COMPLETE")
+            .flat_map(|s| {
+                outputs(&s.name, &s.template)
+                    .into_values()
+                    .filter_map(move |o| {
+                        o.export_name.map(|name| {
+                            let export = Export {
+                                name: name.clone(),
+                                value: o.value,
+                                exporting_stack_id: s.id.clone(),
+                            };
+                            (name, export)
+                        })
+                    })
+            })
+            .collect())
     }
 
     async fn delete_stack(&self, stack: &str, token: &RequestToken) -> Result<(), AwsError> {

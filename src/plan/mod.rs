@@ -2,6 +2,7 @@
 //! resource by resource with property diffs and replacement. Computation only: returns data.
 
 pub mod diff;
+pub mod removal;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,10 @@ pub struct Plan {
     pub account_id: String,
     pub region: String,
     pub stacks: Vec<StackPlan>,
+    /// Deployed stacks of the environment without a definition, in the order apply deletes them (only in a
+    /// plan of the whole environment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<removal::StackRemoval>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +115,7 @@ impl StackPlan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(StackPlan::has_changes)
+        self.stacks.iter().any(StackPlan::has_changes) || !self.removals.is_empty()
     }
 }
 
@@ -193,11 +198,17 @@ pub async fn plan<C: CloudFormation>(
         }
         stacks.push(stack_plan);
     }
+    // Planning one stack leaves the others alone, stacks without a definition included.
+    let removals = match selected {
+        Some(_) => Vec::new(),
+        None => removal::plan_removals(cloudformation, rendered).await?,
+    };
     Ok(Plan {
         environment: rendered.environment.name.clone(),
         account_id: rendered.environment.settings.account_id.clone(),
         region: rendered.environment.settings.region.clone(),
         stacks,
+        removals,
     })
 }
 

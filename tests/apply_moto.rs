@@ -877,7 +877,15 @@ fn a_saved_plan_with_a_removal_deletes_the_stack_only_when_allowed_and_still_und
     );
 
     fixture.remove("stacks/bastion.yaml");
-    let allowed = apply_saved(&["--allow-remove", "bastion"]);
+    let allowed = apply_saved(&["--allow-remove", "bastion", "--json"]);
     assert_code(&allowed, 0);
+    let report = support::schema::one_document(&allowed.stdout, "apply --plan --json");
+    assert_eq!(report["removed"][0]["stack_name"], "photofeed-dev-bastion");
+    assert_eq!(report["removed"][0]["outcome"], "succeeded", "{report}");
+    support::schema::assert_follows(
+        strata::report::PLAN_SCHEMA,
+        &report["plan"],
+        "apply --json plan",
+    );
     assert_eq!(stack_status(&moto, "photofeed-dev-bastion"), "ABSENT");
 }

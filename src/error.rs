@@ -111,6 +111,12 @@ pub enum Error {
     ReplacementRefused { changes: Vec<String> },
 
     #[error(
+        "refusing to apply: the plan removes stacks that have no definition any more\n{}\nNothing was executed",
+        bullets(refusals)
+    )]
+    RemovalRefused { refusals: Vec<String> },
+
+    #[error(
         "{command} changes AWS and needs confirmation, but there is no terminal to ask on: pass --yes{}",
         if *.accepts_plan { " (or apply a reviewed plan with --plan FILE)" } else { "" }
     )]

@@ -18,6 +18,7 @@ pub mod drift;
 pub mod error;
 pub mod exit;
 pub mod graph;
+pub mod managed;
 pub mod model;
 pub mod naming;
 pub mod outputs;

@@ -95,6 +95,12 @@ pub fn unused_allowances(plan: &Plan, allowed: &BTreeSet<String>) -> Vec<String>
         .flat_map(|s| s.changes.iter())
         .filter(|c| c.is_dangerous())
         .map(|c| c.logical_id.as_str())
+        .chain(
+            plan.removals
+                .iter()
+                .flat_map(|r| &r.deletion.stateful_deleted)
+                .map(|r| r.logical_id.as_str()),
+        )
         .collect();
     allowed
         .iter()
@@ -220,6 +226,45 @@ pub async fn check_saved_plan<C: CloudFormation>(
                 )));
             }
         }
+    }
+    // A removal holds while the same stack is deployed, in the same status, with the same template, and still
+    // has no definition. What deleting it does is read again (termination protection is no template matter).
+    for removal in &mut checked.removals {
+        let planned = &removal.deletion;
+        if rendered
+            .stacks
+            .iter()
+            .any(|s| s.stack_name == planned.stack_name)
+        {
+            return Err(stale(format!(
+                "it removes {}, which has a definition again",
+                planned.stack_name
+            )));
+        }
+        let now = match cloudformation.describe_stack(&planned.stack_name).await? {
+            Some(now) if now.id == planned.stack_id && now.status.as_str() == planned.status => now,
+            Some(now) => {
+                return Err(stale(format!(
+                    "{} was {} when planned and is {} now",
+                    planned.stack_name, planned.status, now.status
+                )));
+            }
+            None => {
+                return Err(stale(format!(
+                    "{} is gone since the plan",
+                    planned.stack_name
+                )));
+            }
+        };
+        let inspected =
+            crate::destroy::inspect(cloudformation, &planned.stack, &now, false).await?;
+        if deployed_hash(&inspected.template) != removal.deployed_template_sha256 {
+            return Err(stale(format!(
+                "{} was updated since the plan (its deployed template differs)",
+                planned.stack_name
+            )));
+        }
+        removal.deletion = inspected.deletion;
     }
     Ok(checked)
 }

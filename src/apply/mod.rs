@@ -9,6 +9,7 @@
 //! the plan showed and passes the replacement guard again before it is executed.
 
 pub mod guard;
+pub mod removal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -44,6 +45,9 @@ pub struct ApplyOptions {
 pub struct ApplyReport {
     pub environment: String,
     pub stacks: Vec<StackResult>,
+    /// The plan's stack removals, in the order they ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<removal::RemovalResult>,
 }
 
 impl ApplyReport {
@@ -52,6 +56,7 @@ impl ApplyReport {
         ApplyReport {
             environment: plan.environment.clone(),
             stacks: plan.stacks.iter().map(unchanged).collect(),
+            removed: Vec::new(),
         }
     }
 
@@ -60,6 +65,17 @@ impl ApplyReport {
             .iter()
             .filter(|s| matches!(s.outcome, StackOutcome::Failed { .. }))
             .collect()
+    }
+
+    /// The stacks that failed or were not started, removals included: what the apply did not do.
+    pub fn not_applied(&self) -> Vec<String> {
+        let failed = self.failed().into_iter().map(|s| s.stack_name.clone());
+        let removals = self
+            .removed
+            .iter()
+            .filter(|r| !r.succeeded())
+            .map(|r| r.stack_name.clone());
+        failed.chain(removals).collect()
     }
 }
 
@@ -205,6 +221,7 @@ pub async fn execute<C: CloudFormation>(
     Ok(ApplyReport {
         environment: rendered.environment.name.clone(),
         stacks: ordered,
+        removed: Vec::new(),
     })
 }
 
@@ -366,7 +383,7 @@ fn recovery_command(stack_name: &str, events: &[StackEvent]) -> String {
 
 /// Why a stack operation could not even start: an API call refused it (validation, permissions)
 /// or the stack changed under the plan.
-fn stack_cause(stack: &str, status: &str, reason: String) -> Cause {
+pub(crate) fn stack_cause(stack: &str, status: &str, reason: String) -> Cause {
     Cause {
         logical_id: stack.to_owned(),
         resource_type: "AWS::CloudFormation::Stack".to_owned(),

@@ -9,7 +9,8 @@ use aws_sdk_cloudformation::types::{self as cfn, ChangeSetType, TemplateStage};
 use super::cloudformation::{
     Capability, ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetKind, ChangeSetRequest,
     CloudFormation, CreateStackRequest, Export, Replacement, RequestToken, ResourceChange,
-    StackDescription, StackEvent, StackOutput, StackResource, StackStatus, parse_template_body,
+    StackDescription, StackEvent, StackOutput, StackResource, StackStatus, StackSummary,
+    parse_template_body,
 };
 use super::error::{AwsError, Call, classify};
 
@@ -44,6 +45,39 @@ impl CloudFormation for SdkCloudFormation {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .find(|stack| stack.status.as_str() != "DELETE_COMPLETE"))
+    }
+
+    async fn list_stacks(&self) -> Result<Vec<StackSummary>, AwsError> {
+        let call = Call::new("ListStacks");
+        // Every status the SDK knows but DELETE_COMPLETE: "Summary information for stacks that have been deleted
+        // is kept for 90 days" and listed unless filtered (CloudFormation API Reference, ListStacks). The filter
+        // takes any number of the StackStatus values; a status newer than the pinned SDK would be missed, so
+        // the SDK's list is the one to keep current.
+        let live: Vec<cfn::StackStatus> = cfn::StackStatus::values()
+            .iter()
+            .map(|status| cfn::StackStatus::from(*status))
+            .filter(|status| *status != cfn::StackStatus::DeleteComplete)
+            .collect();
+        let mut stacks = Vec::new();
+        let mut pages = self
+            .client
+            .list_stacks()
+            .set_stack_status_filter(Some(live))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify(call, err))?;
+            for summary in page.stack_summaries() {
+                stacks.push(StackSummary {
+                    name: call.required(summary.stack_name(), "StackName")?,
+                    id: call.required(summary.stack_id(), "StackId")?,
+                    status: StackStatus(
+                        call.required(summary.stack_status().map(|s| s.as_str()), "StackStatus")?,
+                    ),
+                });
+            }
+        }
+        Ok(stacks)
     }
 
     async fn get_template(&self, stack: &str) -> Result<serde_json::Value, AwsError> {

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 use super::cloudformation::{
     ChangeAction, ChangeSetDescription, ChangeSetId, ChangeSetKind, ChangeSetRequest,
     CloudFormation, CreateStackRequest, Export, Replacement, RequestToken, ResourceChange,
-    StackDescription, StackEvent, StackOutput, StackResource, StackStatus,
+    StackDescription, StackEvent, StackOutput, StackResource, StackStatus, StackSummary,
 };
 use super::error::AwsError;
 use crate::catalog;
@@ -175,6 +175,28 @@ impl FakeCloudFormation {
     /// Someone else creates `stack` from `template` right before strata's CreateStack for it arrives.
     pub fn create_meanwhile(&self, stack: &str, template: Value) {
         self.lock().created_meanwhile.insert(stack.into(), template);
+    }
+
+    /// A stack deployed outside this test's apply (by an earlier strata, or by hand), complete.
+    pub fn deploy(&self, name: &str, template: Value, tags: BTreeMap<String, String>) -> String {
+        let request = CreateStackRequest {
+            stack: name.into(),
+            template_body: template.to_string(),
+            parameters: BTreeMap::new(),
+            tags,
+            capabilities: Vec::new(),
+            termination_protection: false,
+            client_request_token: RequestToken::derive("deployed", &[name]),
+        };
+        create_stack(&mut self.lock(), &request).expect("a stack name not taken yet")
+    }
+
+    /// Turns termination protection on, as prod's apply or a console user would.
+    pub fn protect(&self, name: &str) {
+        self.lock()
+            .live_mut(name)
+            .expect("a live stack to protect")
+            .termination_protection = true;
     }
 
     /// The SSM parameter `name` holds `value` from now on (as when AWS publishes a newer image).
@@ -1123,6 +1145,21 @@ impl CloudFormation for FakeCloudFormation {
                 tags: s.tags.clone(),
                 termination_protection: s.termination_protection,
             }))
+    }
+
+    async fn list_stacks(&self) -> Result<Vec<StackSummary>, AwsError> {
+        // Like ListStacks with the status filter strata uses: deleted stacks are left out.
+        Ok(self
+            .lock()
+            .stacks
+            .iter()
+            .filter(|s| s.status != "DELETE_COMPLETE")
+            .map(|s| StackSummary {
+                name: s.name.clone(),
+                id: s.id.clone(),
+                status: StackStatus(s.status.clone()),
+            })
+            .collect())
     }
 
     async fn get_template(&self, stack: &str) -> Result<Value, AwsError> {

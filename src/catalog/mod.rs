@@ -139,6 +139,30 @@ pub fn holds_data(name: &str, properties: Option<&Value>) -> bool {
     is_stateful(name) && !replica
 }
 
+/// The `DeletionPolicy` that applies to a resource as declared in a template: its own, or CloudFormation's
+/// default, which is `Delete` except that "the default policy is `Snapshot` for `AWS::RDS::DBCluster` resources
+/// and for `AWS::RDS::DBInstance` resources that don't specify the `DBClusterIdentifier` property"
+/// (CloudFormation Template Reference, DeletionPolicy attribute).
+pub fn deletion_policy(resource: &Value) -> &str {
+    if let Some(policy) = resource.get("DeletionPolicy").and_then(Value::as_str) {
+        return policy;
+    }
+    let in_cluster = resource
+        .pointer("/Properties/DBClusterIdentifier")
+        .is_some();
+    match resource.get("Type").and_then(Value::as_str) {
+        Some("AWS::RDS::DBCluster") => "Snapshot",
+        Some("AWS::RDS::DBInstance") if !in_cluster => "Snapshot",
+        _ => "Delete",
+    }
+}
+
+/// A deletion under this policy leaves the resource in place (`RetainExceptOnCreate` retains it on every
+/// operation but the one that created it).
+pub fn policy_retains(policy: &str) -> bool {
+    matches!(policy, "Retain" | "RetainExceptOnCreate")
+}
+
 #[derive(Deserialize)]
 struct SchemaFile {
     cfn_lint: String,

@@ -333,11 +333,7 @@ impl Template {
 
     /// Export names this template imports, in order of first use.
     pub fn imports(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        collect_imports(&self.to_value(), &mut found);
-        let mut seen = std::collections::BTreeSet::new();
-        found.retain(|name| seen.insert(name.clone()));
-        found
+        imports_in(&self.to_value())
     }
 
     /// Parameters strata fills in from other stacks' outputs, by parameter name.
@@ -352,6 +348,16 @@ impl Template {
             .iter()
             .filter_map(|(name, output)| output.export.as_ref().map(|export| (name, export)))
     }
+}
+
+/// Export names a template (as JSON, rendered or deployed) imports with a literal `Fn::ImportValue`, in order of
+/// first use.
+pub fn imports_in(template: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_imports(template, &mut found);
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|name| seen.insert(name.clone()));
+    found
 }
 
 fn collect_imports(value: &Value, found: &mut Vec<String>) {

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod parameters;
+pub mod removal;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +34,10 @@ pub struct Plan {
     /// Pre-flight checks that could not run at this endpoint, each with the reason ([`crate::preflight`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_checked: Vec<String>,
+    /// Deployed stacks of the environment without a definition, in the order apply deletes them (only in a
+    /// plan of the whole environment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<removal::StackRemoval>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +134,7 @@ impl StackPlan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(StackPlan::has_changes)
+        self.stacks.iter().any(StackPlan::has_changes) || !self.removals.is_empty()
     }
 }
 
@@ -257,12 +262,18 @@ pub async fn plan<C: CloudFormation, F: AccountFacts>(
         );
         stacks.push(stack_plan);
     }
+    // Planning one stack leaves the others alone, stacks without a definition included.
+    let removals = match selected {
+        Some(_) => Vec::new(),
+        None => removal::plan_removals(cloudformation, rendered).await?,
+    };
     Ok(Plan {
         environment: rendered.environment.name.clone(),
         account_id: rendered.environment.settings.account_id.clone(),
         region: rendered.environment.settings.region.clone(),
         stacks,
         not_checked,
+        removals,
     })
 }
 

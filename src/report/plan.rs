@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::plan::parameters::{ParameterSource, ParameterValue, PlannedParameter};
+use crate::plan::removal::{RemovalPhase, StackRemoval};
 use crate::plan::{
     ChangeAction, Plan, Replacement, ReplacementSource, ResourceChange, StackAction, StackPlan,
 };
@@ -30,6 +31,10 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for stack in &plan.stacks {
         text.push('\n');
         stack_section(&mut text, stack, style);
+    }
+    for removal in &plan.removals {
+        text.push('\n');
+        removal_section(&mut text, removal, style);
     }
     text.push('\n');
     text.push_str(&summary(plan, style));
@@ -103,6 +108,85 @@ fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style)
         style.dim("parameter"),
         parameter.name
     );
+}
+
+fn removal_section(text: &mut String, removal: &StackRemoval, style: Style) {
+    let stack = &removal.deletion;
+    let _ = writeln!(
+        text,
+        "{}  {}",
+        style.bold(&stack.stack_name),
+        style.red(&format!(
+            "remove: deployed ({}), but no stack definition renders it any more; apply deletes it only with --allow-remove {} ({} resources)",
+            stack.status, stack.stack, stack.resources
+        ))
+    );
+    match removal.phase {
+        RemovalPhase::BeforeUpdates => {
+            let _ = writeln!(
+                text,
+                "  removed before {} update (it imports exports they stop exporting)",
+                removal.before.join(", ")
+            );
+        }
+        RemovalPhase::AfterUpdates if !removal.after.is_empty() => {
+            let _ = writeln!(
+                text,
+                "  removed after {} update (they stop importing its exports)",
+                removal.after.join(", ")
+            );
+        }
+        RemovalPhase::AfterUpdates => {}
+    }
+    for change in &removal.changes {
+        resource_line(text, change, style);
+    }
+    for kept in &stack.kept {
+        let _ = writeln!(
+            text,
+            "  {} {}",
+            style.yellow("kept:"),
+            crate::report::destroy::kept_line(kept)
+        );
+    }
+    for lost in &stack.stateful_deleted {
+        let _ = writeln!(
+            text,
+            "  {} {} ({}) will be REMOVED with the stack: the data it holds is lost{}; apply refuses unless --allow-replace {}",
+            style.bold_red("!! DANGER"),
+            lost.logical_id,
+            lost.resource_type,
+            if lost.policy == "Snapshot" {
+                " (a final snapshot is kept)"
+            } else {
+                ""
+            },
+            lost.logical_id
+        );
+    }
+    if stack.termination_protection {
+        let _ = writeln!(
+            text,
+            "  {} termination protection is on: apply refuses to delete it until it is lifted",
+            style.bold_red("!!")
+        );
+    }
+    for protected in &stack.deletion_protected {
+        let _ = writeln!(
+            text,
+            "  {} {} has deletion protection on ({}): apply refuses to delete the stack until it is off",
+            style.bold_red("!!"),
+            protected.logical_id,
+            protected.property
+        );
+    }
+    for reason in &removal.blocked {
+        let _ = writeln!(
+            text,
+            "  {} cannot be removed: {reason}",
+            style.bold_red("!!")
+        );
+    }
 }
 
 fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
@@ -187,6 +271,7 @@ fn show(value: Option<&Value>) -> String {
 
 fn summary(plan: &Plan, style: Style) -> String {
     let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
+    let removed: Vec<&ResourceChange> = plan.removals.iter().flat_map(|r| &r.changes).collect();
     let count =
         |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
     if !plan.has_changes() {
@@ -196,15 +281,36 @@ fn summary(plan: &Plan, style: Style) -> String {
         );
     }
     let replacements = changes.iter().filter(|c| c.replaces()).count();
-    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count();
+    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count()
+        + plan
+            .removals
+            .iter()
+            .map(|r| r.deletion.stateful_deleted.len())
+            .sum::<usize>();
     let mut line = format!(
         "Plan: {} to add, {} to modify ({} replacement{}), {} to remove.",
         count(|a| a == ChangeAction::Add),
         count(ChangeAction::changes_existing),
         replacements,
         if replacements == 1 { "" } else { "s" },
-        count(|a| a == ChangeAction::Remove)
+        count(|a| a == ChangeAction::Remove) + removed.len()
     );
+    if !plan.removals.is_empty() {
+        let names: Vec<&str> = plan
+            .removals
+            .iter()
+            .map(|r| r.deletion.stack.as_str())
+            .collect();
+        line.push_str(&format!(
+            " {} without a definition removed (--allow-remove {}).",
+            if names.len() == 1 {
+                "1 stack".to_owned()
+            } else {
+                format!("{} stacks", names.len())
+            },
+            names.join(" ")
+        ));
+    }
     if dangerous > 0 {
         let text = if dangerous == 1 {
             "1 change destroys data.".to_string()
@@ -270,6 +376,7 @@ mod tests {
             region: "eu-west-1".into(),
             stacks: vec![bastion],
             not_checked: vec![],
+            removals: vec![],
         };
         let text = render(&plan, Style { color: false });
         assert!(text.contains(

@@ -164,11 +164,15 @@ impl FaultProxy {
         self.state.seen.lock().unwrap().clone()
     }
 
-    /// How many requests got each fault.
+    /// How many requests of the faulted services got each fault (requests to other services, such as
+    /// plan's read-only account checks through SSM, EC2 and S3, are never faulted and not counted).
     pub fn counts(&self) -> BTreeMap<Option<Fault>, usize> {
         let mut counts = BTreeMap::new();
         for seen in self.seen() {
-            *counts.entry(seen.fault).or_default() += 1;
+            let service = seen.call.split(' ').next().unwrap_or_default();
+            if self.state.faults.services.contains(&service) {
+                *counts.entry(seen.fault).or_default() += 1;
+            }
         }
         counts
     }

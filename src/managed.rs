@@ -18,10 +18,12 @@ pub struct ManagedStack {
     pub description: StackDescription,
 }
 
-/// Every stack of the environment that exists (not deleted), in ListStacks order.
+/// Every stack of the environment that exists (not deleted), in ListStacks order, except those `skip` names
+/// (which are then not described: a no-change plan reads each defined stack only once).
 pub async fn managed_stacks<C: CloudFormation>(
     cloudformation: &C,
     environment: &Environment,
+    skip: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<ManagedStack>, Error> {
     let prefix = stack_name(&environment.settings.project, &environment.name, "");
     let [project, env, managed_by] = RESERVED_TAGS;
@@ -30,7 +32,7 @@ pub async fn managed_stacks<C: CloudFormation>(
         let Some(short) = summary.name.strip_prefix(&prefix) else {
             continue;
         };
-        if short.is_empty() {
+        if short.is_empty() || skip(&summary.name) {
             continue;
         }
         // ListStacks has no tags; DescribeStacks does. Gone in between: nothing to manage.
@@ -56,14 +58,6 @@ pub async fn undefined_stacks<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
 ) -> Result<Vec<ManagedStack>, Error> {
-    Ok(managed_stacks(cloudformation, &rendered.environment)
-        .await?
-        .into_iter()
-        .filter(|managed| {
-            !rendered
-                .stacks
-                .iter()
-                .any(|s| s.stack_name == managed.description.name)
-        })
-        .collect())
+    let defined = |name: &str| rendered.stacks.iter().any(|s| s.stack_name == name);
+    managed_stacks(cloudformation, &rendered.environment, &defined).await
 }

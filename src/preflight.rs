@@ -542,6 +542,12 @@ async fn elastic_ip_facts<C: CloudFormation, F: AccountFacts>(
 ) -> Result<ElasticIpFacts, Error> {
     let usage = facts.elastic_ip_usage().await?;
     let mut deployed = BTreeMap::new();
+    // When every address the templates hold fits in what is free, no deployed stack needs reading to
+    // know the plan fits (each read is a call per stack in every plan, a no-change plan included).
+    let held_at_most: u32 = wanted.elastic_ips.values().sum();
+    if held_at_most <= usage.quota.saturating_sub(usage.allocated) {
+        return Ok(ElasticIpFacts { usage, deployed });
+    }
     for stack in wanted.elastic_ips.keys() {
         let exists = cloudformation
             .describe_stack(stack)

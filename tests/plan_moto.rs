@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use predicates::str::contains;
 use serde_json::Value;
@@ -154,6 +154,63 @@ fn unchanged_inputs_plan_no_changes_and_leave_no_change_set() {
             );
         }
     });
+}
+
+/// The CloudFormation calls of a no-change plan, counted on the wire by the test proxy (no faults): the
+/// network and storage are judged unchanged from DescribeStacks and GetTemplate; the database (a
+/// `{{resolve:secretsmanager:...}}` password) and the bastion (an SSM-typed image parameter) still get a
+/// change set, since CloudFormation resolves those values itself (src/plan/unchanged.rs).
+#[test]
+fn a_no_change_plan_reads_each_stack_twice_unless_cloudformation_resolves_values() {
+    let (moto, fixture) = deployed_dev();
+    let proxy = support::faults::FaultProxy::start(moto.port(), support::faults::Faults::none());
+    support::strata(fixture.root())
+        .envs(support::moto_env(&moto))
+        .envs(support::endpoint_env(&proxy.endpoint_url()))
+        .env_remove("AWS_SESSION_TOKEN")
+        .args(["plan", "--env", "dev", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+
+    let mut per_stack: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut others = Vec::new();
+    for seen in proxy.seen() {
+        let mut words = seen.call.splitn(3, ' ');
+        let (service, action, target) = (
+            words.next().unwrap_or_default(),
+            words.next().unwrap_or_default(),
+            words.next().unwrap_or_default(),
+        );
+        match service {
+            "cloudformation" if target.starts_with("photofeed-dev-") => per_stack
+                .entry(target.to_owned())
+                .or_default()
+                .push(action.to_owned()),
+            "cloudformation" | "sts" => others.push(format!("{service} {action}")),
+            _ => {}
+        }
+    }
+    for quiet in ["photofeed-dev-network", "photofeed-dev-storage"] {
+        assert_eq!(
+            per_stack[quiet],
+            ["DescribeStacks", "GetTemplate"],
+            "{quiet}: {per_stack:?}"
+        );
+    }
+    for resolved in ["photofeed-dev-database", "photofeed-dev-bastion"] {
+        assert!(
+            per_stack[resolved].iter().any(|a| a == "CreateChangeSet"),
+            "{resolved}: {per_stack:?}"
+        );
+    }
+    // The account check, and one ListStacks for stacks without a definition.
+    assert_eq!(
+        others,
+        ["sts GetCallerIdentity", "cloudformation ListStacks"],
+        "{others:?}"
+    );
+    println!("calls of a no-change plan of dev: {per_stack:?} and {others:?}");
 }
 
 #[test]

@@ -463,3 +463,43 @@ async fn a_plan_whose_image_the_region_lacks_stops_before_any_change_set() {
     assert!(text.contains("(the value now comes from"), "{text}");
     assert_eq!(fake.calls().len(), calls_before, "{:?}", fake.calls());
 }
+
+/// A no-change plan asks for change sets only where CloudFormation resolves values itself (the database's
+/// `{{resolve:secretsmanager:...}}` password, the bastion's SSM-typed image parameter); the network and
+/// storage are seen unchanged from DescribeStacks and GetTemplate alone. A changed stack tag is a change
+/// for every stack, so each gets a change set again.
+#[tokio::test]
+async fn a_no_change_plan_makes_change_sets_only_where_cloudformation_resolves_values() {
+    let fake = FakeCloudFormation::default();
+    let project = Copy::of_project();
+    let (_, report) = apply(&fake, &project.render(), &[]).await;
+    assert_all_applied(&report);
+
+    let change_sets_of = |calls: &[String]| -> Vec<String> {
+        calls
+            .iter()
+            .filter_map(|c| c.strip_prefix("create-change-set "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = fake.calls().len();
+    assert_no_changes(&fake, &project.render()).await;
+    assert_eq!(
+        change_sets_of(&fake.calls()[before..]),
+        ["photofeed-dev-database", "photofeed-dev-bastion"]
+    );
+
+    project.edit(
+        "environments/dev.yaml",
+        "  tier: development",
+        "  tier: development-2",
+    );
+    let before = fake.calls().len();
+    let planned = plan(&fake, &FixedFacts::default(), &project.render(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        change_sets_of(&fake.calls()[before..]).len(),
+        planned.stacks.len()
+    );
+}

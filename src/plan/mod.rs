@@ -5,10 +5,12 @@ pub mod diff;
 pub mod parameters;
 pub mod removal;
 pub mod saved;
+pub mod unchanged;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -175,93 +177,70 @@ pub async fn plan<C: CloudFormation, F: AccountFacts>(
     let mut created: BTreeSet<String> = BTreeSet::new();
     // What dependents need to know about the stacks planned (or, with `--stack`, merely read) so far.
     let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
-    let mut stacks = Vec::new();
-    for stack in &rendered.stacks {
-        if selected.is_some_and(|only| only != stack.name) {
-            continue;
-        }
-        for (_, source) in stack.template.output_references() {
-            if upstreams.contains_key(&source.stack) {
-                continue;
-            }
-            if let Some(upstream) = rendered.stacks.iter().find(|s| s.name == source.stack) {
-                let deployed = cloudformation
-                    .describe_stack(&upstream.stack_name)
-                    .await?
-                    .filter(|d| !d.status.has_no_resources_deployed());
-                upstreams.insert(
-                    source.stack.clone(),
-                    Upstream {
-                        rendered: upstream.clone(),
-                        plan: None,
-                        deployed,
-                        deployed_template: None,
-                    },
-                );
-            }
-        }
-        let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
-        let missing_dependencies: Vec<String> = match selected {
-            // Planning one stack alone: its dependencies must already exist.
-            Some(_) => {
-                let mut missing = Vec::new();
-                for dependency in &stack.depends_on {
-                    let name = rendered
-                        .stacks
-                        .iter()
-                        .find(|s| &s.name == dependency)
-                        .map(|s| s.stack_name.clone());
-                    if let Some(name) = name
-                        && !exists(&cloudformation.describe_stack(&name).await?)
-                    {
-                        missing.push(dependency.clone());
-                    }
+    let mut planned: BTreeMap<String, StackPlan> = BTreeMap::new();
+    // Stacks of one wave depend only on stacks of earlier waves: they are planned concurrently (on AWS each
+    // change set takes seconds), and every wave sees its upstreams' plans.
+    for wave in waves(rendered, selected) {
+        for stack in &wave {
+            for (_, source) in stack.template.output_references() {
+                if upstreams.contains_key(&source.stack) {
+                    continue;
                 }
-                missing
+                if let Some(upstream) = rendered.stacks.iter().find(|s| s.name == source.stack) {
+                    let deployed = cloudformation
+                        .describe_stack(&upstream.stack_name)
+                        .await?
+                        .filter(|d| !d.status.has_no_resources_deployed());
+                    upstreams.insert(
+                        source.stack.clone(),
+                        Upstream {
+                            rendered: upstream.clone(),
+                            plan: None,
+                            deployed,
+                            deployed_template: None,
+                        },
+                    );
+                }
             }
-            None => stack
-                .depends_on
-                .iter()
-                .filter(|d| created.contains(*d))
-                .cloned()
-                .collect(),
-        };
-        let parameters = parameters::plan_parameters(
-            facts,
-            stack,
-            deployed
-                .as_ref()
-                .filter(|d| !d.status.has_no_resources_deployed()),
-            &upstreams,
-        )
-        .await?;
-        let (stack_plan, deployed_template) = plan_stack(
-            cloudformation,
-            stack,
-            deployed.clone(),
-            missing_dependencies,
-            parameters,
-            &tags,
-            &attempt,
-        )
-        .await?;
-        if matches!(
-            stack_plan.action,
-            StackAction::Create | StackAction::Recreate
-        ) {
-            created.insert(stack.name.clone());
         }
-        upstreams.insert(
-            stack.name.clone(),
-            Upstream {
-                rendered: stack.clone(),
-                plan: Some(stack_plan.clone()),
-                deployed: deployed.filter(|d| !d.status.has_no_resources_deployed()),
-                deployed_template,
-            },
-        );
-        stacks.push(stack_plan);
+        let context = WaveContext {
+            rendered,
+            selected,
+            upstreams: &upstreams,
+            created: &created,
+            tags: &tags,
+            attempt: &attempt,
+        };
+        let results = try_join_all(
+            wave.iter()
+                .map(|stack| plan_in_wave(cloudformation, facts, &context, stack)),
+        )
+        .await?;
+        for (stack, (stack_plan, deployed, deployed_template)) in wave.iter().zip(results) {
+            if matches!(
+                stack_plan.action,
+                StackAction::Create | StackAction::Recreate
+            ) {
+                created.insert(stack.name.clone());
+            }
+            upstreams.insert(
+                stack.name.clone(),
+                Upstream {
+                    rendered: (*stack).clone(),
+                    plan: Some(stack_plan.clone()),
+                    deployed,
+                    deployed_template,
+                },
+            );
+            planned.insert(stack.name.clone(), stack_plan);
+        }
     }
+    // In the environment's dependency order, whatever order the waves finished in.
+    let stacks: Vec<StackPlan> = rendered
+        .stacks
+        .iter()
+        .filter_map(|s| planned.remove(&s.name))
+        .collect();
     // Planning one stack leaves the others alone, stacks without a definition included.
     let removals = match selected {
         Some(_) => Vec::new(),
@@ -275,6 +254,112 @@ pub async fn plan<C: CloudFormation, F: AccountFacts>(
         not_checked,
         removals,
     })
+}
+
+/// The stacks to plan, in waves: a stack's wave comes after the waves of every stack it depends on (by import
+/// or by output). Within a wave, the environment's order.
+fn waves<'a>(
+    rendered: &'a RenderedEnvironment,
+    selected: Option<&str>,
+) -> Vec<Vec<&'a RenderedStack>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    // `rendered.stacks` is in dependency order, so every dependency's level is known when it is needed.
+    for stack in &rendered.stacks {
+        let from_outputs: Vec<String> = stack
+            .template
+            .output_references()
+            .map(|(_, source)| source.stack.clone())
+            .collect();
+        let after = stack
+            .depends_on
+            .iter()
+            .chain(&from_outputs)
+            .filter_map(|dependency| level.get(dependency.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(stack.name.as_str(), after);
+    }
+    let mut waves: Vec<Vec<&RenderedStack>> = Vec::new();
+    for stack in &rendered.stacks {
+        if selected.is_some_and(|only| only != stack.name) {
+            continue;
+        }
+        let index = level.get(stack.name.as_str()).copied().unwrap_or(0);
+        if waves.len() <= index {
+            waves.resize_with(index + 1, Vec::new);
+        }
+        waves[index].push(stack);
+    }
+    waves.retain(|wave| !wave.is_empty());
+    waves
+}
+
+/// What every stack of a wave reads: the plans and deployed states of the waves before it.
+struct WaveContext<'a> {
+    rendered: &'a RenderedEnvironment,
+    selected: Option<&'a str>,
+    upstreams: &'a BTreeMap<String, Upstream>,
+    created: &'a BTreeSet<String>,
+    tags: &'a BTreeMap<String, String>,
+    attempt: &'a str,
+}
+
+/// Plans one stack of a wave: its plan, its deployed description (when it has resources) and deployed template.
+async fn plan_in_wave<C: CloudFormation, F: AccountFacts>(
+    cloudformation: &C,
+    facts: &F,
+    context: &WaveContext<'_>,
+    stack: &RenderedStack,
+) -> Result<(StackPlan, Option<StackDescription>, Option<Value>), Error> {
+    let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
+    let missing_dependencies: Vec<String> = match context.selected {
+        // Planning one stack alone: its dependencies must already exist.
+        Some(_) => {
+            let mut missing = Vec::new();
+            for dependency in &stack.depends_on {
+                let name = context
+                    .rendered
+                    .stacks
+                    .iter()
+                    .find(|s| &s.name == dependency)
+                    .map(|s| s.stack_name.clone());
+                if let Some(name) = name
+                    && !exists(&cloudformation.describe_stack(&name).await?)
+                {
+                    missing.push(dependency.clone());
+                }
+            }
+            missing
+        }
+        None => stack
+            .depends_on
+            .iter()
+            .filter(|d| context.created.contains(*d))
+            .cloned()
+            .collect(),
+    };
+    let parameters = parameters::plan_parameters(
+        facts,
+        stack,
+        deployed
+            .as_ref()
+            .filter(|d| !d.status.has_no_resources_deployed()),
+        context.upstreams,
+    )
+    .await?;
+    let (stack_plan, deployed_template) = plan_stack(
+        cloudformation,
+        stack,
+        deployed.clone(),
+        missing_dependencies,
+        parameters,
+        context.tags,
+        context.attempt,
+    )
+    .await?;
+    let deployed = deployed.filter(|d| !d.status.has_no_resources_deployed());
+    Ok((stack_plan, deployed, deployed_template))
 }
 
 fn exists(deployed: &Option<StackDescription>) -> bool {
@@ -362,6 +447,15 @@ async fn plan_stack<C: CloudFormation>(
     let deployed_template = cloudformation.get_template(&stack.stack_name).await?;
     plan.deployed_template_sha256 = Some(deployed_hash(&deployed_template));
     match parameters::change_set_values(&plan.parameters) {
+        // Template, parameters and tags as deployed, nothing resolved on CloudFormation's side: the two reads
+        // made already say there is nothing to change, no change set needed (see `unchanged`).
+        Some(values)
+            if deployed.as_ref().is_some_and(|d| {
+                unchanged::is_unchanged(d, &deployed_template, &new_template, &body, &values, tags)
+            }) =>
+        {
+            plan.action = StackAction::NoChanges;
+        }
         Some(values) => {
             let outcome = change_set(cloudformation, stack, &body, values, tags).await?;
             if let Some((change_set_id, changes)) = outcome {
@@ -576,4 +670,53 @@ pub(crate) fn explain(
         .collect();
     explained.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
     explained
+}
+
+#[cfg(test)]
+mod wave_tests {
+    use super::*;
+    use crate::project::Project;
+
+    fn dev() -> RenderedEnvironment {
+        Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .and_then(|project| project.render("dev"))
+            .expect("the shipped dev environment renders")
+    }
+
+    fn names(waves: &[Vec<&RenderedStack>]) -> Vec<Vec<String>> {
+        waves
+            .iter()
+            .map(|wave| wave.iter().map(|s| s.name.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn independent_stacks_share_a_wave_after_everything_they_depend_on() {
+        let rendered = dev();
+        let waves = waves(&rendered, None);
+        // The storage (buckets, queues) needs nothing else; the database lives in the network's subnets; the
+        // bastion forwards to the database.
+        assert_eq!(
+            names(&waves),
+            [
+                vec!["network".to_string(), "storage".to_string()],
+                vec!["database".to_string()],
+                vec!["bastion".to_string()]
+            ]
+        );
+        let wave_of = |name: &str| waves.iter().position(|w| w.iter().any(|s| s.name == name));
+        for stack in &rendered.stacks {
+            for dependency in &stack.depends_on {
+                assert!(
+                    wave_of(dependency) < wave_of(&stack.name),
+                    "{dependency} before {}",
+                    stack.name
+                );
+            }
+        }
+        assert_eq!(
+            names(&super::waves(&rendered, Some("bastion"))),
+            [vec!["bastion".to_string()]]
+        );
+    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::cloudformation::{self as cfn, CloudFormation, RequestToken, WaitPolicy};
 use crate::destroy::{self, DeployedResource, StackToDelete};
 use crate::error::Error;
-use crate::managed::{ManagedStack, managed_stacks};
+use crate::managed::undefined_stacks;
 use crate::project::RenderedEnvironment;
 
 use super::{ChangeAction, Replacement, ReplacementSource, ResourceChange, deployed_hash};
@@ -58,15 +58,9 @@ pub async fn plan_removals<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
 ) -> Result<Vec<StackRemoval>, Error> {
-    let managed = managed_stacks(cloudformation, &rendered.environment).await?;
-    let is_defined = |m: &ManagedStack| {
-        rendered
-            .stacks
-            .iter()
-            .any(|s| s.stack_name == m.description.name)
-    };
+    let orphans = undefined_stacks(cloudformation, rendered).await?;
     let mut removals = Vec::new();
-    for orphan in managed.iter().filter(|m| !is_defined(m)) {
+    for orphan in &orphans {
         let mut description = orphan.description.clone();
         if description.status.is_in_progress() {
             match cfn::wait_for_stack(cloudformation, &description.name, WaitPolicy::STACK).await? {
@@ -98,18 +92,15 @@ pub async fn plan_removals<C: CloudFormation>(
             .exports()
             .map(|(_, export)| export.as_str())
             .collect();
-        let deployed = managed
-            .iter()
-            .find(|m| m.description.name == rendered_stack.stack_name);
+        // A defined stack is read here only when there is a removal to order against it.
+        let deployed = cloudformation
+            .describe_stack(&rendered_stack.stack_name)
+            .await?
+            .filter(|d| !d.status.has_no_resources_deployed());
         let (imports_now, dropped) = match deployed {
             Some(deployed) => (
-                crate::model::imports_in(
-                    &cloudformation
-                        .get_template(&deployed.description.name)
-                        .await?,
-                ),
+                crate::model::imports_in(&cloudformation.get_template(&deployed.name).await?),
                 deployed
-                    .description
                     .outputs
                     .values()
                     .filter_map(|o| o.export_name.clone())

@@ -619,3 +619,73 @@ fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
         other => panic!("expected an evaluation error, got {other:?}"),
     }
 }
+
+/// The one-pass evaluation of many environments (what `validate` runs) finds exactly what one evaluation
+/// per template finds: each rule file at each environment's level, waivers applied per environment. Every
+/// rule file is put at `error` in every environment so that findings exist to compare (dev and staging
+/// break production.guard), and one environment gives the files another level.
+#[test]
+fn one_pass_over_every_environment_finds_what_one_evaluation_per_template_finds() {
+    use std::collections::BTreeSet;
+    use strata::policy::{Evaluation, evaluate_checked};
+
+    let project = strata::project::Project::open(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("project opens");
+    let rendered: Vec<_> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|env| project.render(env).expect("renders"))
+        .collect();
+    let values: Vec<Vec<Value>> = rendered
+        .iter()
+        .map(|r| {
+            r.stacks
+                .iter()
+                .map(|s| strata::render::template_value(&s.template))
+                .collect()
+        })
+        .collect();
+    let evaluations: Vec<Evaluation> = rendered
+        .iter()
+        .zip(&values)
+        .enumerate()
+        .map(|(index, (r, values))| Evaluation {
+            files: all_at(if index == 1 {
+                Level::Warn
+            } else {
+                Level::Error
+            }),
+            templates: r
+                .stacks
+                .iter()
+                .zip(values)
+                .map(|(s, template)| TemplateInput {
+                    stack: &s.name,
+                    template,
+                })
+                .collect(),
+            waivers: r.stacks.iter().flat_map(|s| s.waivers.clone()).collect(),
+        })
+        .collect();
+
+    let batched = evaluate_checked(&evaluations).expect("evaluates");
+    assert_eq!(batched.len(), 3);
+    let mut found_any = false;
+    for (evaluation, report) in evaluations.iter().zip(&batched) {
+        let mut findings = BTreeSet::new();
+        let mut waived = BTreeSet::new();
+        for template in &evaluation.templates {
+            let one =
+                evaluate(&evaluation.files, &[*template], &evaluation.waivers).expect("evaluates");
+            findings.extend(one.findings);
+            waived.extend(one.waived);
+        }
+        found_any |= !findings.is_empty();
+        assert_eq!(report.findings, findings.into_iter().collect::<Vec<_>>());
+        assert_eq!(report.waived, waived.into_iter().collect::<Vec<_>>());
+    }
+    assert!(found_any, "the comparison must have findings to compare");
+    assert!(
+        batched[1].findings.iter().all(|f| f.level == Level::Warn),
+        "staging's level is its own"
+    );
+}

@@ -40,18 +40,20 @@ pub fn run(
         None => project.environment_names()?,
     };
     let mut problems = Vec::new();
-    let mut results = Vec::new();
+    let mut environments = Vec::new();
     for name in &names {
-        let rendered = match project.render(name) {
-            Ok(rendered) => rendered,
+        match project.render(name) {
+            Ok(rendered) => environments.push(rendered),
             // Keep going so one run reports every broken environment.
-            Err(Error::Invalid(mut found)) => {
-                problems.append(&mut found);
-                continue;
-            }
+            Err(Error::Invalid(mut found)) => problems.append(&mut found),
             Err(other) => return Err(other),
-        };
-        let policy = project.check_policies(&rendered)?;
+        }
+    }
+    // One policy pass over every environment's templates: each rule file runs once over all of them.
+    let reports = project.check_policies_all(&environments)?;
+    let mut results = Vec::new();
+    for (rendered, policy) in environments.iter().zip(reports) {
+        let name = &rendered.environment.name;
         let result = EnvironmentResult {
             environment: name.clone(),
             stacks: rendered.stacks.iter().map(|s| s.name.clone()).collect(),

@@ -3,6 +3,8 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod cost;
+pub mod diff;
 pub mod drift;
 pub mod outputs;
 pub mod plan;

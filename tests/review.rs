@@ -13,8 +13,18 @@ fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=strata test", "-c", "user.email=test@example.com"])
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=strata test",
+            "-c",
+            "user.email=test@example.com",
+        ])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -38,9 +48,25 @@ fn repository_with_a_change() -> Fixture {
     git(root, &["commit", "--quiet", "-m", "the platform"]);
     git(root, &["checkout", "--quiet", "-b", "change"]);
     fixture
-        .edit("stacks/storage.yaml", "expire_after_days: 7", "expire_after_days: 14")
-        .edit("environments/dev.yaml", "vpc_cidr: 10.10.0.0/16", "vpc_cidr: 10.11.0.0/16");
-    git(root, &["commit", "--quiet", "-am", "a longer inbox expiry, another VPC range"]);
+        .edit(
+            "stacks/storage.yaml",
+            "expire_after_days: 7",
+            "expire_after_days: 14",
+        )
+        .edit(
+            "environments/dev.yaml",
+            "vpc_cidr: 10.10.0.0/16",
+            "vpc_cidr: 10.11.0.0/16",
+        );
+    git(
+        root,
+        &[
+            "commit",
+            "--quiet",
+            "-am",
+            "a longer inbox expiry, another VPC range",
+        ],
+    );
     fixture
 }
 
@@ -64,7 +90,11 @@ fn changed(diff: &Value) -> Vec<(String, String, String, String, Vec<String>)> {
         for change in stack["changes"].as_array().unwrap() {
             let paths = change["properties"]
                 .as_array()
-                .map(|p| p.iter().map(|p| p["path"].as_str().unwrap().to_string()).collect())
+                .map(|p| {
+                    p.iter()
+                        .map(|p| p["path"].as_str().unwrap().to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             found.push((
                 stack["stack"].as_str().unwrap().to_string(),
@@ -127,7 +157,11 @@ const SUBNETS: [&str; 6] = [
 fn diff_shows_uncommitted_edits_in_the_plan_view_with_the_replacement_marked() {
     let fixture = repository_with_a_change();
     // Against the branch's own commit: only what is not committed yet.
-    fixture.edit("environments/dev.yaml", "vpc_cidr: 10.11.0.0/16", "vpc_cidr: 10.12.0.0/16");
+    fixture.edit(
+        "environments/dev.yaml",
+        "vpc_cidr: 10.11.0.0/16",
+        "vpc_cidr: 10.12.0.0/16",
+    );
     let output = fixture
         .strata()
         .args(["diff", "--env", "dev", "--against", "HEAD"])
@@ -136,18 +170,29 @@ fn diff_shows_uncommitted_edits_in_the_plan_view_with_the_replacement_marked() {
     assert_eq!(output.status.code(), Some(2));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
-        text.contains("  ~ AWS::EC2::VPC                            Vpc  [replacement (predicted)]"),
+        text.contains(
+            "  ~ AWS::EC2::VPC                            Vpc  [replacement (predicted)]"
+        ),
         "{text}"
     );
     assert!(
         text.contains(r#"      CidrBlock: "10.11.0.0/16" -> "10.12.0.0/16"  (forces replacement)"#),
         "{text}"
     );
-    assert!(!text.contains("InboxBucket"), "committed changes are not shown: {text}");
-    assert!(text.contains("Diff: 0 to add, 7 to modify (7 replacements), 0 to remove."), "{text}");
+    assert!(
+        !text.contains("InboxBucket"),
+        "committed changes are not shown: {text}"
+    );
+    assert!(
+        text.contains("Diff: 0 to add, 7 to modify (7 replacements), 0 to remove."),
+        "{text}"
+    );
 
     // Nothing differs from the working tree's own revision once committed.
-    git(fixture.root(), &["commit", "--quiet", "-am", "another range"]);
+    git(
+        fixture.root(),
+        &["commit", "--quiet", "-am", "another range"],
+    );
     fixture
         .strata()
         .args(["diff", "--env", "dev", "--against", "HEAD"])
@@ -196,7 +241,11 @@ fn dev_costs_what_the_price_table_adds_up_to() {
     assert!(close(dev.of("database", "DatabasePrimary"), 12.41 + 2.54));
     assert!(close(dev.of("database", "DatabaseReplica1"), 12.41 + 2.54));
     let unknown: Vec<&str> = dev.unknown.iter().map(|o| o.logical_id.as_str()).collect();
-    assert_eq!(unknown, ["BastionInstance"], "only the root volume's size is unknown");
+    assert_eq!(
+        unknown,
+        ["BastionInstance"],
+        "only the root volume's size is unknown"
+    );
 }
 
 #[test]
@@ -222,9 +271,18 @@ fn prod_costs_what_the_price_table_adds_up_to_and_lists_the_price_it_lacks() {
     assert_eq!(
         no_price,
         [
-            ("DatabasePrimary", "no price for db.r6g.large (postgres, Multi-AZ)"),
-            ("DatabaseReplica1", "no price for db.r6g.large (postgres, Single-AZ)"),
-            ("DatabaseReplica2", "no price for db.r6g.large (postgres, Single-AZ)"),
+            (
+                "DatabasePrimary",
+                "no price for db.r6g.large (postgres, Multi-AZ)"
+            ),
+            (
+                "DatabaseReplica1",
+                "no price for db.r6g.large (postgres, Single-AZ)"
+            ),
+            (
+                "DatabaseReplica2",
+                "no price for db.r6g.large (postgres, Single-AZ)"
+            ),
         ]
     );
 }
@@ -249,9 +307,59 @@ fn diff_shows_the_cost_of_the_change() {
     fixture.edit("environments/dev.yaml", "    count: 1\n", "    count: 2\n");
     let diff = diff_json(&fixture, &["--against", "HEAD"]);
     let cost = &diff["cost"];
-    assert!(close(cost["monthly_delta_usd"].as_f64().unwrap(), 14.95), "{cost}");
+    assert!(
+        close(cost["monthly_delta_usd"].as_f64().unwrap(), 14.95),
+        "{cost}"
+    );
     assert_eq!(cost["resources"][0]["logical_id"], "DatabaseReplica2");
-    assert!(close(cost["after"]["monthly_usd"].as_f64().unwrap(), 80.962 + 14.95));
+    assert!(close(
+        cost["after"]["monthly_usd"].as_f64().unwrap(),
+        80.962 + 14.95
+    ));
+    assert_eq!(cost["resources"][0]["before_usd"].as_f64(), Some(0.0));
+}
+
+#[test]
+fn diff_follows_a_changed_output_into_the_parameter_of_the_stack_that_uses_it() {
+    let fixture = repository_with_a_change();
+    // A second replica changes the database's ReaderEndpoints output, which strata passes to the
+    // bastion as its DatabaseReaderEndpoints parameter; the bastion's template itself does not change.
+    fixture.edit("environments/dev.yaml", "    count: 1\n", "    count: 2\n");
+    let diff = diff_json(&fixture, &["--against", "HEAD"]);
+    let bastion = diff["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stack"] == "bastion")
+        .unwrap();
+    assert_eq!(bastion["action"], "update", "{bastion}");
+    assert_eq!(bastion["parameters"][0]["name"], "DatabaseReaderEndpoints");
+    assert_eq!(bastion["parameters"][0]["value"]["state"], "after_apply");
+    let instance = bastion["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["logical_id"] == "BastionInstance")
+        .unwrap();
+    assert_eq!(instance["properties"][0]["path"], "UserData");
+    assert_eq!(
+        instance["properties"][0]["parameter"],
+        "DatabaseReaderEndpoints"
+    );
+    let text = String::from_utf8(
+        fixture
+            .strata()
+            .args(["diff", "--env", "dev", "--against", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("  parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "),
+        "{text}"
+    );
+    assert!(text.contains("$0.00 ->     $14.95 (+$14.95)"), "{text}");
 }
 
 // ---- architecture diagram ----
@@ -261,7 +369,11 @@ fn diagram(env: &str, format: &str) -> String {
         .args(["graph", "--env", env, "--format", format])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -270,11 +382,17 @@ fn the_svg_renders_and_names_every_resource() {
     let project = strata::project::Project::open(&support::project_root()).unwrap();
     let rendered = project.render("prod").unwrap();
     let svg = diagram("prod", "svg");
-    assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    assert!(
+        svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
     assert_eq!(svg, diagram("prod", "svg"), "same input, same bytes");
     for stack in &rendered.stacks {
         for logical_id in stack.template.resources.keys() {
-            assert!(svg.contains(logical_id.as_str()), "{logical_id} is not in the SVG");
+            assert!(
+                svg.contains(logical_id.as_str()),
+                "{logical_id} is not in the SVG"
+            );
         }
     }
 }
@@ -288,14 +406,24 @@ fn graph_against_a_revision_marks_what_changed() {
         .args(["graph", "--env", "dev", "--against", "main"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mermaid = String::from_utf8_lossy(&output.stdout);
-    assert!(mermaid.contains("  class database_DatabaseReplica2 added"), "{mermaid}");
+    assert!(
+        mermaid.contains("  class database_DatabaseReplica2 added"),
+        "{mermaid}"
+    );
     let replaced = mermaid
         .lines()
         .find(|l| l.starts_with("  class ") && l.ends_with(" replaced"))
         .unwrap_or_default();
-    assert!(replaced.contains("network_Vpc") && replaced.contains("network_PublicSubnet1"), "{mermaid}");
+    assert!(
+        replaced.contains("network_Vpc") && replaced.contains("network_PublicSubnet1"),
+        "{mermaid}"
+    );
     let changed = mermaid
         .lines()
         .find(|l| l.starts_with("  class ") && l.ends_with(" changed"))

@@ -28,7 +28,14 @@ pub(crate) fn render_both(
     project: &Project,
     environment: &str,
     against: Option<&str>,
-) -> Result<(RenderedEnvironment, Option<RenderedEnvironment>, diff::Revision), Error> {
+) -> Result<
+    (
+        RenderedEnvironment,
+        Option<RenderedEnvironment>,
+        diff::Revision,
+    ),
+    Error,
+> {
     let new = project.render(environment)?;
     let checkout = revision::checkout(&project.root, against)?;
     let invalid = |source: Error| Error::RevisionInvalid {
@@ -78,7 +85,10 @@ pub fn run(project: &Project, args: &DiffArgs, console: &mut Console) -> Result<
 }
 
 /// The estimate of the revision's render (nothing when it has no such environment) and of the working tree's.
-pub(crate) fn cost_change(old: Option<&RenderedEnvironment>, new: &RenderedEnvironment) -> CostChange {
+pub(crate) fn cost_change(
+    old: Option<&RenderedEnvironment>,
+    new: &RenderedEnvironment,
+) -> CostChange {
     let before = match old {
         Some(old) => cost::estimate_environment(old),
         None => cost::estimate(&new.environment.name, &new.environment.settings.region, &[]),

@@ -4,8 +4,8 @@ use clap::Args;
 
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::{SdkAccountFacts, SdkCloudFormation};
-use crate::cost;
 use crate::cli::{AwsOptions, Console, connect, policy_gate, runtime, write_out};
+use crate::cost;
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::plan::{self, Plan, StackAction, saved::SavedPlan};
@@ -101,7 +101,8 @@ pub fn run(
 }
 
 /// The templates the planned stacks have now (short name, template), for the cost estimate before
-/// the change: a stack without changes has its rendered template, a stack to create none.
+/// the change: a stack without changes has its rendered template, a stack to create none, and a stack
+/// the plan removes the template it is deployed with.
 async fn deployed_templates<C: CloudFormation>(
     cloudformation: &C,
     rendered: &RenderedEnvironment,
@@ -112,11 +113,18 @@ async fn deployed_templates<C: CloudFormation>(
         let template = match stack.action {
             StackAction::Create | StackAction::Recreate => continue,
             StackAction::Update => cloudformation.get_template(&stack.stack_name).await?,
-            StackAction::NoChanges => match rendered.stacks.iter().find(|s| s.name == stack.stack) {
-                Some(same) => crate::render::template_value(&same.template),
-                None => continue,
-            },
+            StackAction::NoChanges => {
+                match rendered.stacks.iter().find(|s| s.name == stack.stack) {
+                    Some(same) => crate::render::template_value(&same.template),
+                    None => continue,
+                }
+            }
         };
+        templates.push((stack.stack.clone(), template));
+    }
+    for removal in &plan.removals {
+        let stack = &removal.deletion;
+        let template = cloudformation.get_template(&stack.stack_name).await?;
         templates.push((stack.stack.clone(), template));
     }
     Ok(templates)

@@ -64,7 +64,9 @@ pub fn run(
             stacks: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
             resources: rendered.resource_count(),
             policy,
-            cost: args.cost.then(|| crate::cost::estimate_environment(&rendered)),
+            cost: args
+                .cost
+                .then(|| crate::cost::estimate_environment(&rendered)),
         };
         if !args.json {
             let style = console.style;
@@ -88,10 +90,7 @@ pub fn run(
                 &crate::report::policy::render(name, &result.policy, style),
             )?;
             if let Some(estimate) = &result.cost {
-                write_out(
-                    console.out,
-                    &crate::report::cost::render(estimate, style),
-                )?;
+                write_out(console.out, &crate::report::cost::render(estimate, style))?;
             }
             if args.show_origin {
                 for (path, file) in rendered.environment.origins.iter() {

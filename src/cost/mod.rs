@@ -103,11 +103,12 @@ pub struct Estimate {
 impl Estimate {
     /// Monthly cost of one resource (its priced lines).
     pub fn of(&self, stack: &str, logical_id: &str) -> f64 {
+        // Folded from +0.0: an empty f64 sum is -0.0.
         self.lines
             .iter()
             .filter(|l| l.stack == stack && l.logical_id == logical_id)
             .map(|l| l.monthly_usd)
-            .sum()
+            .fold(0.0, |total, cost| total + cost)
     }
 }
 
@@ -182,7 +183,12 @@ pub fn estimate(environment: &str, region: &str, templates: &[(String, Value)]) 
                 .extend(pricer.found.unknown.into_iter().map(at));
         }
     }
-    estimate.monthly_usd = estimate.lines.iter().map(|l| l.monthly_usd).sum();
+    // Folded from +0.0: an empty f64 sum is -0.0, which would print as "$-0.00".
+    estimate.monthly_usd = estimate
+        .lines
+        .iter()
+        .map(|l| l.monthly_usd)
+        .fold(0.0, |total, cost| total + cost);
     estimate
 }
 
@@ -231,7 +237,12 @@ impl Pricer<'_> {
                 ));
             }
             "AWS::EC2::EIP" => {
-                self.line("public IPv4 address hours", hours, "h", &region.public_ipv4_hour);
+                self.line(
+                    "public IPv4 address hours",
+                    hours,
+                    "h",
+                    &region.public_ipv4_hour,
+                );
             }
             "AWS::EC2::Instance" => {
                 match self.literal("InstanceType") {
@@ -242,11 +253,17 @@ impl Pricer<'_> {
                     None => self.unknown("InstanceType is not a literal value".into()),
                 }
                 // The root volume's size comes from the image unless the template sets it.
-                self.unknown("EBS volumes: their size comes from the image, not the template".into());
+                self.unknown(
+                    "EBS volumes: their size comes from the image, not the template".into(),
+                );
             }
             "AWS::RDS::DBInstance" => self.db_instance(region),
-            "AWS::SecretsManager::Secret" => self.line("secret", 1.0, "month", &region.secret_month),
-            "AWS::KMS::Key" => self.line("customer managed key", 1.0, "month", &region.kms_key_month),
+            "AWS::SecretsManager::Secret" => {
+                self.line("secret", 1.0, "month", &region.secret_month)
+            }
+            "AWS::KMS::Key" => {
+                self.line("customer managed key", 1.0, "month", &region.kms_key_month)
+            }
             other => self.unknown(format!("the price table does not know {other}")),
         }
     }
@@ -276,7 +293,11 @@ impl Pricer<'_> {
         let size = inherited("AllocatedStorage").and_then(|s| s.parse::<f64>().ok());
         match (engine.as_deref(), class) {
             (Some(engine), Some(class)) => {
-                match region.rds_instance_hour.get(engine).and_then(|c| c.get(&class)) {
+                match region
+                    .rds_instance_hour
+                    .get(engine)
+                    .and_then(|c| c.get(&class))
+                {
                     Some(price) => self.scaled_line(
                         &format!("{class} {deployment} hours"),
                         hours,
@@ -300,9 +321,9 @@ impl Pricer<'_> {
             (None, _) => self.unknown("AllocatedStorage is not a literal value".into()),
             (_, None) => self.unknown(format!("no price for {storage_type} storage")),
         }
-        self.found
-            .usage
-            .push("backup storage beyond the DB's size, I/O beyond gp3's baseline: priced by use".into());
+        self.found.usage.push(
+            "backup storage beyond the DB's size, I/O beyond gp3's baseline: priced by use".into(),
+        );
     }
 
     fn property(&self, name: &str) -> Option<&Value> {
@@ -417,7 +438,10 @@ mod tests {
         all.extend(region.rds_instance_hour.values().flat_map(|c| c.values()));
         all.extend(region.rds_storage_gb_month.values());
         for price in all {
-            assert!(price.usd > 0.0 && !price.source.trim().is_empty(), "{price:?}");
+            assert!(
+                price.usd > 0.0 && !price.source.trim().is_empty(),
+                "{price:?}"
+            );
         }
     }
 
@@ -467,7 +491,12 @@ mod tests {
         );
         // Only the storage is priced: 10 x 0.127.
         assert!((estimate.monthly_usd - 1.27).abs() < 1e-9);
-        assert_eq!(estimate.usage_priced.len(), 2, "{:?}", estimate.usage_priced);
+        assert_eq!(
+            estimate.usage_priced.len(),
+            2,
+            "{:?}",
+            estimate.usage_priced
+        );
     }
 
     #[test]

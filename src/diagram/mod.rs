@@ -103,7 +103,10 @@ const FOLDED: [(&str, Option<&str>); 16] = [
     ("AWS::S3::BucketPolicy", Some("Bucket")),
     ("AWS::SQS::QueuePolicy", Some("Queues")),
     ("AWS::SNS::TopicPolicy", Some("Topics")),
-    ("AWS::SecretsManager::SecretTargetAttachment", Some("SecretId")),
+    (
+        "AWS::SecretsManager::SecretTargetAttachment",
+        Some("SecretId"),
+    ),
     ("AWS::Lambda::Permission", Some("FunctionName")),
     ("AWS::Lambda::EventSourceMapping", Some("FunctionName")),
     ("AWS::KMS::Alias", Some("TargetKeyId")),
@@ -125,20 +128,64 @@ struct Resource<'a> {
     properties: &'a Value,
 }
 
-/// The templates of an environment, with references resolved across stacks (exports).
+/// One stack's template as the diagram reads it.
+#[derive(Debug, Clone)]
+pub struct StackTemplate {
+    /// Short name (`network`).
+    pub stack: String,
+    /// Canonical JSON of the template.
+    pub template: Value,
+    /// Parameters strata fills in from another stack's output: parameter -> (stack, output).
+    pub from_outputs: BTreeMap<String, (String, String)>,
+}
+
+impl StackTemplate {
+    /// The templates of a rendered environment, in its stacks' dependency order.
+    pub fn of(rendered: &RenderedEnvironment) -> Vec<StackTemplate> {
+        rendered
+            .stacks
+            .iter()
+            .map(|s| StackTemplate {
+                stack: s.name.clone(),
+                template: crate::render::template_value(&s.template),
+                from_outputs: s
+                    .template
+                    .output_references()
+                    .map(|(name, source)| {
+                        (name.clone(), (source.stack.clone(), source.output.clone()))
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The templates of an environment, with references resolved across stacks: exports, and
+/// parameters strata fills in from another stack's outputs.
 struct Model<'a> {
     resources: Vec<Resource<'a>>,
     /// export name -> (stack, output value)
     exports: BTreeMap<String, (String, &'a Value)>,
+    /// (stack, output name) -> output value
+    outputs: BTreeMap<(String, String), &'a Value>,
+    /// (stack, parameter) -> (stack, output) it is filled in from
+    from_outputs: BTreeMap<(String, String), (String, String)>,
 }
 
 static EMPTY: Value = Value::Null;
 
 impl<'a> Model<'a> {
-    fn new(templates: &'a [(String, Value)]) -> Model<'a> {
+    fn new(templates: &'a [StackTemplate]) -> Model<'a> {
         let mut resources = Vec::new();
         let mut exports = BTreeMap::new();
-        for (stack, template) in templates {
+        let mut outputs = BTreeMap::new();
+        let mut from_outputs = BTreeMap::new();
+        for StackTemplate {
+            stack,
+            template,
+            from_outputs: parameters,
+        } in templates
+        {
             if let Some(map) = template.get("Resources").and_then(Value::as_object) {
                 for (id, resource) in map {
                     resources.push(Resource {
@@ -151,18 +198,42 @@ impl<'a> Model<'a> {
                     });
                 }
             }
-            if let Some(outputs) = template.get("Outputs").and_then(Value::as_object) {
-                for output in outputs.values() {
-                    if let (Some(name), Some(value)) = (
-                        output.pointer("/Export/Name").and_then(Value::as_str),
-                        output.get("Value"),
-                    ) {
-                        exports.insert(name.to_string(), (stack.clone(), value));
+            if let Some(map) = template.get("Outputs").and_then(Value::as_object) {
+                for (name, output) in map {
+                    let Some(value) = output.get("Value") else {
+                        continue;
+                    };
+                    outputs.insert((stack.clone(), name.clone()), value);
+                    if let Some(export) = output.pointer("/Export/Name").and_then(Value::as_str) {
+                        exports.insert(export.to_string(), (stack.clone(), value));
                     }
                 }
             }
+            for (parameter, source) in parameters {
+                from_outputs.insert((stack.clone(), parameter.clone()), source.clone());
+            }
         }
-        Model { resources, exports }
+        Model {
+            resources,
+            exports,
+            outputs,
+            from_outputs,
+        }
+    }
+
+    /// The output value a stack-output parameter is filled in with: (its stack, the value).
+    fn parameter_source(&self, stack: &str, parameter: &str) -> Option<(&str, &'a Value)> {
+        let (upstream, output) = self
+            .from_outputs
+            .get(&(stack.to_string(), parameter.to_string()))?;
+        let value = self.outputs.get(&(upstream.clone(), output.clone()))?;
+        Some((upstream.as_str(), *value))
+    }
+
+    /// The stack-output parameter a value is a `Ref` to, if it is one.
+    fn parameter_ref<'v>(&self, stack: &str, value: &'v Value) -> Option<&'v str> {
+        let name = value.as_object()?.get("Ref")?.as_str()?;
+        self.parameter_source(stack, name).map(|_| name)
     }
 
     fn get(&self, key: &Key) -> Option<&Resource<'a>> {
@@ -195,15 +266,39 @@ impl<'a> Model<'a> {
         None
     }
 
-    /// Every resource a value refers to, anywhere inside it.
+    /// Every resource a value refers to, anywhere inside it; a stack-output parameter refers to what
+    /// that output's value refers to in its stack.
     fn targets(&self, stack: &str, value: &Value, found: &mut Vec<Key>) {
         if let Some(key) = self.target(stack, value) {
             found.push(key);
             return;
         }
+        if let Some(name) = self.parameter_ref(stack, value)
+            && let Some((upstream, output)) = self.parameter_source(stack, name)
+        {
+            self.targets(upstream, output, found);
+            return;
+        }
         match value {
             Value::Object(map) => map.values().for_each(|v| self.targets(stack, v, found)),
             Value::Array(items) => items.iter().for_each(|v| self.targets(stack, v, found)),
+            _ => {}
+        }
+    }
+
+    /// The stack-output parameters a value refers to, anywhere inside it (`Fn::Sub` bindings included).
+    fn parameters_in<'v>(&self, stack: &str, value: &'v Value, found: &mut BTreeSet<&'v str>) {
+        if let Some(name) = self.parameter_ref(stack, value) {
+            found.insert(name);
+            return;
+        }
+        match value {
+            Value::Object(map) => map
+                .values()
+                .for_each(|v| self.parameters_in(stack, v, found)),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|v| self.parameters_in(stack, v, found)),
             _ => {}
         }
     }
@@ -233,11 +328,7 @@ fn text<'v>(value: &'v Value, name: &str) -> Option<&'v str> {
 /// The diagram of a rendered environment; `changes` (from `diff`) marks what a change adds,
 /// changes or replaces.
 pub fn build(rendered: &RenderedEnvironment, changes: Option<&[StackDiff]>) -> Diagram {
-    let templates: Vec<(String, Value)> = rendered
-        .stacks
-        .iter()
-        .map(|s| (s.name.clone(), crate::render::template_value(&s.template)))
-        .collect();
+    let templates = StackTemplate::of(rendered);
     let title = format!(
         "{} {} ({})",
         rendered.environment.settings.project,
@@ -269,7 +360,9 @@ fn mark(diagram: &mut Diagram, changes: &[StackDiff]) {
                     n.id == id
                         || n.folded.iter().any(|(folded, _)| {
                             node_id(&(stack.stack.clone(), folded.clone())) == id
-                        }) && n.id.starts_with(&node_id(&(stack.stack.clone(), String::new())))
+                        }) && n
+                            .id
+                            .starts_with(&node_id(&(stack.stack.clone(), String::new())))
                 })
                 .map(|n| n.id.clone());
             if let Some(owner) = owner
@@ -284,7 +377,7 @@ fn mark(diagram: &mut Diagram, changes: &[StackDiff]) {
     }
 }
 
-pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
+pub fn from_templates(title: String, templates: &[StackTemplate]) -> Diagram {
     let model = Model::new(templates);
     // Who refers to whom (for folding into the resource that refers).
     let mut referred_by: BTreeMap<Key, Vec<Key>> = BTreeMap::new();
@@ -376,10 +469,25 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
         match resource.resource_type {
             "AWS::RDS::DBInstance" => {
                 for source in model.refers(resource, "SourceDBInstanceIdentifier") {
-                    edge(shown(&source), me.clone(), "replicates to", EdgeKind::Replication);
+                    edge(
+                        shown(&source),
+                        me.clone(),
+                        "replicates to",
+                        EdgeKind::Replication,
+                    );
                 }
                 for group in model.refers(resource, "DBSubnetGroupName") {
                     edge(me.clone(), shown(&group), "in", EdgeKind::Placement);
+                }
+            }
+            "AWS::EC2::EIP" => {
+                for instance in model.refers(resource, "InstanceId") {
+                    edge(
+                        me.clone(),
+                        shown(&instance),
+                        "attached to",
+                        EdgeKind::Placement,
+                    );
                 }
             }
             "AWS::RDS::DBSubnetGroup" => {
@@ -427,9 +535,19 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
             "AWS::EC2::Route" => {
                 let destination = text(properties, "DestinationCidrBlock").unwrap_or("route");
                 for table in model.refers(resource, "RouteTableId") {
-                    for via in ["NatGatewayId", "GatewayId", "TransitGatewayId", "VpcPeeringConnectionId"] {
+                    for via in [
+                        "NatGatewayId",
+                        "GatewayId",
+                        "TransitGatewayId",
+                        "VpcPeeringConnectionId",
+                    ] {
                         for target in model.refers(resource, via) {
-                            edge(shown(&table), shown(&target), destination, EdgeKind::Traffic);
+                            edge(
+                                shown(&table),
+                                shown(&target),
+                                destination,
+                                EdgeKind::Traffic,
+                            );
                         }
                     }
                 }
@@ -453,7 +571,10 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
                         .unwrap_or_default();
                     for entry in entries {
                         let event = text(&entry, "Event").unwrap_or("notifies");
-                        if let Some(key) = entry.get(target).and_then(|t| model.target(&resource.key.0, t)) {
+                        if let Some(key) = entry
+                            .get(target)
+                            .and_then(|t| model.target(&resource.key.0, t))
+                        {
                             edge(me.clone(), shown(&key), event, EdgeKind::Event);
                         }
                     }
@@ -475,7 +596,12 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
             "AWS::SNS::Subscription" => {
                 for topic in model.refers(resource, "TopicArn") {
                     for target in model.refers(resource, "Endpoint") {
-                        edge(shown(&topic), shown(&target), "delivers to", EdgeKind::Event);
+                        edge(
+                            shown(&topic),
+                            shown(&target),
+                            "delivers to",
+                            EdgeKind::Event,
+                        );
                     }
                 }
             }
@@ -497,13 +623,33 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
             }
             _ => {}
         }
+        // A value another stack's output fills in (the bastion's database endpoints): what it names.
+        let mut parameters = BTreeSet::new();
+        model.parameters_in(&resource.key.0, properties, &mut parameters);
+        for parameter in parameters {
+            let mut found = Vec::new();
+            if let Some((upstream, output)) = model.parameter_source(&resource.key.0, parameter) {
+                model.targets(upstream, output, &mut found);
+            }
+            for target in found {
+                edge(
+                    me.clone(),
+                    shown(&target),
+                    &format!("uses {parameter}"),
+                    EdgeKind::Uses,
+                );
+            }
+        }
         // Placement in a subnet and membership of security groups, for every type that has them.
-        if !matches!(resource.resource_type, "AWS::EC2::NatGateway" | "AWS::EC2::SubnetRouteTableAssociation" | "AWS::RDS::DBSubnetGroup") {
+        if !matches!(
+            resource.resource_type,
+            "AWS::EC2::NatGateway"
+                | "AWS::EC2::SubnetRouteTableAssociation"
+                | "AWS::RDS::DBSubnetGroup"
+        ) {
             let mut subnets = model.refers(resource, "SubnetId");
-            if let Some(config) = properties.get("VpcConfig") {
-                if let Some(ids) = config.get("SubnetIds") {
-                    model.targets(&resource.key.0, ids, &mut subnets);
-                }
+            if let Some(ids) = properties.get("VpcConfig").and_then(|c| c.get("SubnetIds")) {
+                model.targets(&resource.key.0, ids, &mut subnets);
             }
             for subnet in subnets {
                 edge(me.clone(), shown(&subnet), "in", EdgeKind::Placement);
@@ -513,7 +659,10 @@ pub fn from_templates(title: String, templates: &[(String, Value)]) -> Diagram {
         for property in ["SecurityGroupIds", "VPCSecurityGroups", "SecurityGroups"] {
             groups.extend(model.refers(resource, property));
         }
-        if let Some(config) = properties.get("VpcConfig").and_then(|c| c.get("SecurityGroupIds")) {
+        if let Some(config) = properties
+            .get("VpcConfig")
+            .and_then(|c| c.get("SecurityGroupIds"))
+        {
             model.targets(&resource.key.0, config, &mut groups);
         }
         for group in groups {
@@ -542,7 +691,10 @@ fn port_label(rule: &Value) -> String {
     if protocol == "-1" {
         return "all traffic".into();
     }
-    let port = |name: &str| rule.get(name).map(|v| v.to_string().trim_matches('"').to_string());
+    let port = |name: &str| {
+        rule.get(name)
+            .map(|v| v.to_string().trim_matches('"').to_string())
+    };
     match (port("FromPort"), port("ToPort")) {
         (Some(from), Some(to)) if from == to => format!("{protocol} {from}"),
         (Some(from), Some(to)) => format!("{protocol} {from}-{to}"),
@@ -553,12 +705,14 @@ fn port_label(rule: &Value) -> String {
 /// The fact worth reading on a node.
 fn detail(resource: &Resource) -> Option<String> {
     let p = resource.properties;
-    let literal = |name: &str| p.get(name).and_then(|v| match v {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    });
+    let literal = |name: &str| {
+        p.get(name).and_then(|v| match v {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+    };
     match resource.resource_type {
         "AWS::EC2::VPC" | "AWS::EC2::Subnet" => literal("CidrBlock"),
         "AWS::EC2::Instance" => literal("InstanceType"),
@@ -584,7 +738,7 @@ fn detail(resource: &Resource) -> Option<String> {
 /// tables.
 fn layout_groups(
     model: &Model,
-    templates: &[(String, Value)],
+    templates: &[StackTemplate],
     nodes: &BTreeMap<String, Node>,
     edges: &BTreeSet<Edge>,
 ) -> Vec<Group> {
@@ -595,15 +749,15 @@ fn layout_groups(
         if !nodes.contains_key(&id) {
             continue;
         }
-        if resource.resource_type == "AWS::EC2::Subnet" {
-            if let Some(zone) = text(resource.properties, "AvailabilityZone") {
-                zone_of.insert(id.clone(), zone.to_string());
-            }
+        if resource.resource_type == "AWS::EC2::Subnet"
+            && let Some(zone) = text(resource.properties, "AvailabilityZone")
+        {
+            zone_of.insert(id.clone(), zone.to_string());
         }
-        if let Some(vpc) = model.refers(resource, "VpcId").first() {
-            if vpc.0 == resource.key.0 {
-                vpc_of.insert(id, node_id(vpc));
-            }
+        if let Some(vpc) = model.refers(resource, "VpcId").first()
+            && vpc.0 == resource.key.0
+        {
+            vpc_of.insert(id, node_id(vpc));
         }
     }
     // What sits in a subnet of the same stack (NAT gateways) joins its zone; a route table joins
@@ -620,7 +774,10 @@ fn layout_groups(
             zone_of.insert(id, zone);
         }
     }
-    for node in nodes.values().filter(|n| n.resource_type == "AWS::EC2::RouteTable") {
+    for node in nodes
+        .values()
+        .filter(|n| n.resource_type == "AWS::EC2::RouteTable")
+    {
         let zones: BTreeSet<&String> = edges
             .iter()
             .filter(|e| e.to == node.id && e.label == "routes by")
@@ -633,7 +790,7 @@ fn layout_groups(
     }
     templates
         .iter()
-        .map(|(stack, _)| {
+        .map(|StackTemplate { stack, .. }| {
             let mut group = Group {
                 id: format!("stack_{}", node_id(&(stack.clone(), String::new()))),
                 label: format!("stack {stack}"),
@@ -658,8 +815,13 @@ fn layout_groups(
             for node in mine.iter().filter(|n| n.resource_type != "AWS::EC2::VPC") {
                 let vpc = vpc_of
                     .get(&node.id)
-                    .or_else(|| vpcs.keys().next().filter(|_| zone_of.contains_key(&node.id)));
-                match (vpc.and_then(|v| vpcs.get_mut(v)), zone_of.get(&node.id)) {
+                    .or_else(|| {
+                        vpcs.keys()
+                            .next()
+                            .filter(|_| zone_of.contains_key(&node.id))
+                    })
+                    .cloned();
+                match (vpc.and_then(|v| vpcs.get_mut(&v)), zone_of.get(&node.id)) {
                     (Some(vpc), Some(zone)) => {
                         let zone_id = format!("{}_{}", vpc.id, zone.replace('-', "_"));
                         match vpc.groups.iter_mut().find(|g| g.id == zone_id) {
@@ -713,10 +875,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn templates() -> Vec<(String, Value)> {
+    fn stack(name: &str, template: Value) -> StackTemplate {
+        StackTemplate {
+            stack: name.into(),
+            template,
+            from_outputs: BTreeMap::new(),
+        }
+    }
+
+    fn templates() -> Vec<StackTemplate> {
         vec![
-            (
-                "network".into(),
+            stack(
+                "network",
                 json!({"Resources": {
                     "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
                     "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "AvailabilityZone": "eu-west-1a"}},
@@ -727,16 +897,57 @@ mod tests {
                 },
                 "Outputs": {"Sg": {"Value": {"Ref": "Db"}, "Export": {"Name": "net-Db"}}}}),
             ),
-            (
-                "database".into(),
+            stack(
+                "database",
                 json!({"Resources": {
                     "Primary": {"Type": "AWS::RDS::DBInstance", "Properties": {"VPCSecurityGroups": [{"Fn::ImportValue": "net-Db"}]}},
                     "Replica": {"Type": "AWS::RDS::DBInstance", "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Primary"}}},
                     "Secret": {"Type": "AWS::SecretsManager::Secret"},
                     "Attachment": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {"SecretId": {"Ref": "Secret"}, "TargetId": {"Ref": "Primary"}}},
+                },
+                "Outputs": {
+                    "WriterEndpoint": {"Value": {"Fn::GetAtt": ["Primary", "Endpoint.Address"]}},
+                    "ReaderEndpoints": {"Value": {"Fn::Join": [",", [{"Fn::GetAtt": ["Replica", "Endpoint.Address"]}]]}},
                 }}),
             ),
         ]
+    }
+
+    #[test]
+    fn a_parameter_filled_from_another_stacks_output_points_at_what_that_output_names() {
+        let mut all = templates();
+        all.push(StackTemplate {
+            stack: "bastion".into(),
+            template: json!({
+                "Parameters": {
+                    "Writer": {"Type": "String"},
+                    "Readers": {"Type": "String"},
+                    "Image": {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", "Default": "/aws/service/x"},
+                },
+                "Resources": {"Host": {"Type": "AWS::EC2::Instance", "Properties": {
+                    "ImageId": {"Ref": "Image"},
+                    "UserData": {"Fn::Base64": {"Fn::Sub": ["${W} ${R}", {"W": {"Ref": "Writer"}, "R": {"Ref": "Readers"}}]}},
+                }}},
+            }),
+            from_outputs: BTreeMap::from([
+                ("Writer".to_string(), ("database".to_string(), "WriterEndpoint".to_string())),
+                ("Readers".to_string(), ("database".to_string(), "ReaderEndpoints".to_string())),
+            ]),
+        });
+        let diagram = from_templates("t".into(), &all);
+        let from_host: Vec<(&str, &str)> = diagram
+            .edges
+            .iter()
+            .filter(|e| e.from == "bastion_Host")
+            .map(|e| (e.to.as_str(), e.label.as_str()))
+            .collect();
+        assert_eq!(
+            from_host,
+            [
+                ("database_Primary", "uses Writer"),
+                ("database_Replica", "uses Readers"),
+            ]
+        );
     }
 
     #[test]
@@ -747,16 +958,37 @@ mod tests {
             .iter()
             .map(|e| (e.from.as_str(), e.to.as_str(), e.label.as_str()))
             .collect();
-        assert!(edges.contains(&("network_App", "network_Db", "tcp 5432")), "{edges:?}");
-        assert!(edges.contains(&("cidr_203_0_113_0_24", "network_Db", "tcp 22")), "{edges:?}");
-        assert!(edges.contains(&("database_Primary", "network_Db", "member of")), "{edges:?}");
-        assert!(edges.contains(&("database_Primary", "database_Replica", "replicates to")), "{edges:?}");
+        assert!(
+            edges.contains(&("network_App", "network_Db", "tcp 5432")),
+            "{edges:?}"
+        );
+        assert!(
+            edges.contains(&("cidr_203_0_113_0_24", "network_Db", "tcp 22")),
+            "{edges:?}"
+        );
+        assert!(
+            edges.contains(&("database_Primary", "network_Db", "member of")),
+            "{edges:?}"
+        );
+        assert!(
+            edges.contains(&("database_Primary", "database_Replica", "replicates to")),
+            "{edges:?}"
+        );
         let secret = &diagram.nodes["database_Secret"];
-        assert_eq!(secret.folded, [("Attachment".to_string(), "AWS::SecretsManager::SecretTargetAttachment".to_string())]);
+        assert_eq!(
+            secret.folded,
+            [(
+                "Attachment".to_string(),
+                "AWS::SecretsManager::SecretTargetAttachment".to_string()
+            )]
+        );
         assert!(!diagram.nodes.contains_key("database_Attachment"));
         let network = &diagram.groups[0];
         assert_eq!(network.groups[0].label, "VPC Vpc");
-        assert_eq!(network.groups[0].groups[0].label, "availability zone eu-west-1a");
+        assert_eq!(
+            network.groups[0].groups[0].label,
+            "availability zone eu-west-1a"
+        );
         assert_eq!(network.groups[0].groups[0].nodes, ["network_SubnetA"]);
     }
 }

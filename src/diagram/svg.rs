@@ -22,12 +22,7 @@ const FONT_SIZE: usize = 13;
 
 /// Light fills, one per stack in order.
 const STACK_FILLS: [u32; 6] = [
-    0xe8f0fe_ff,
-    0xfef7e0_ff,
-    0xe6f4ea_ff,
-    0xf3e8fd_ff,
-    0xfce8e6_ff,
-    0xe0f7fa_ff,
+    0xe8f0feff, 0xfef7e0ff, 0xe6f4eaff, 0xf3e8fdff, 0xfce8e6ff, 0xe0f7faff,
 ];
 
 pub fn svg(diagram: &Diagram) -> String {
@@ -44,15 +39,15 @@ pub fn svg(diagram: &Diagram) -> String {
         let (boundary, fill) = context
             .get(node.id.as_str())
             .cloned()
-            .unwrap_or_else(|| ("outside AWS".to_string(), 0xffffff_ff));
+            .unwrap_or_else(|| ("outside AWS".to_string(), 0xffffffff));
         let mut lines = vec![format!("[{boundary}]")];
         lines.extend(label_lines(node));
         let shape = ShapeKind::new_box(&lines.join("\n"));
         let (line_color, width) = match node.mark {
-            Some(Mark::Added) => (0x22863a_ff, 4),
-            Some(Mark::Changed) => (0xb08800_ff, 4),
-            Some(Mark::Replaced) => (0xcb2431_ff, 4),
-            None => (0x444444_ff, 1),
+            Some(Mark::Added) => (0x22863aff, 4),
+            Some(Mark::Changed) => (0xb08800ff, 4),
+            Some(Mark::Replaced) => (0xcb2431ff, 4),
+            None => (0x444444ff, 1),
         };
         let look = StyleAttr::new(
             Color::new(line_color),
@@ -66,16 +61,18 @@ pub fn svg(diagram: &Diagram) -> String {
         handles.insert(node.id.as_str(), handle);
     }
     for edge in &diagram.edges {
-        let (Some(from), Some(to)) = (handles.get(edge.from.as_str()), handles.get(edge.to.as_str()))
-        else {
+        let (Some(from), Some(to)) = (
+            handles.get(edge.from.as_str()),
+            handles.get(edge.to.as_str()),
+        ) else {
             continue;
         };
         let (style, color, width) = match edge.kind {
-            EdgeKind::Replication => (LineStyleKind::Normal, 0x1a73e8_ff, 3),
-            EdgeKind::Placement => (LineStyleKind::Dashed, 0x888888_ff, 1),
-            EdgeKind::Traffic => (LineStyleKind::Normal, 0xd93025_ff, 2),
-            EdgeKind::Event => (LineStyleKind::Normal, 0x188038_ff, 2),
-            EdgeKind::Uses => (LineStyleKind::Normal, 0x444444_ff, 1),
+            EdgeKind::Replication => (LineStyleKind::Normal, 0x1a73e8ff, 3),
+            EdgeKind::Placement => (LineStyleKind::Dashed, 0x888888ff, 1),
+            EdgeKind::Traffic => (LineStyleKind::Normal, 0xd93025ff, 2),
+            EdgeKind::Event => (LineStyleKind::Normal, 0x188038ff, 2),
+            EdgeKind::Uses => (LineStyleKind::Normal, 0x444444ff, 1),
         };
         let look = StyleAttr::new(Color::new(color), width, None, 0, FONT_SIZE);
         let arrow = Arrow::new(

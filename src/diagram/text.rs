@@ -58,7 +58,11 @@ fn mermaid_group(text: &mut String, diagram: &Diagram, group: &Group, depth: usi
         escape_mermaid(&group.label)
     );
     // Availability zones side by side: one column each.
-    if group.groups.iter().any(|g| g.label.starts_with("availability zone")) {
+    if group
+        .groups
+        .iter()
+        .any(|g| g.label.starts_with("availability zone"))
+    {
         let _ = writeln!(text, "{indent}  direction LR");
     }
     for id in &group.nodes {

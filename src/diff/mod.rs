@@ -2,6 +2,12 @@
 //! from another git revision, resource by resource and property by property, with the same
 //! property diff and replacement prediction as `plan` ([`crate::plan::diff`], the resource catalog).
 //! No AWS call: everything comes from the two renders.
+//!
+//! What the diff lists is what the templates say differently, plus what a changed parameter reaches (a
+//! value strata fills in from another stack's output that the change can change, or an SSM-typed
+//! parameter naming another entry), predicted as `plan` predicts it. A resource that changes only because
+//! one it refers to is replaced (CloudFormation's "Dynamic" evaluation) is not listed: `plan` shows those
+//! from the change set.
 
 pub mod revision;
 
@@ -10,9 +16,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::is_stateful;
+use crate::catalog::holds_data;
 use crate::model::change::{ChangeAction, Replacement};
 use crate::plan::diff::{PropertyChange, predicted_replacement, resource_changes};
+use crate::plan::parameters::{
+    ParameterSource, ParameterValue, PlannedParameter, merge_effects, parameter_effects, references,
+};
 use crate::plan::{ReplacementSource, ResourceChange};
 use crate::project::{RenderedEnvironment, RenderedStack};
 pub use revision::Revision;
@@ -46,6 +55,10 @@ pub struct StackDiff {
     pub stack: String,
     pub stack_name: String,
     pub action: StackDiffAction,
+    /// Parameters whose value this change can change (strata fills them in from another stack's
+    /// output, or they name a Parameter Store entry): their effects are among `changes`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<PlannedParameter>,
     /// Resource changes, in the plan's order (action, then logical id).
     pub changes: Vec<ResourceChange>,
     /// Changes outside `Resources`: `Outputs.VpcId.Value`, `Parameters...`, `Description`.
@@ -78,11 +91,27 @@ pub fn compare(
 ) -> EnvironmentDiff {
     let old_stacks: &[RenderedStack] = old.map(|o| o.stacks.as_slice()).unwrap_or_default();
     let find = |name: &str| old_stacks.iter().find(|s| s.name == name);
-    let mut stacks: Vec<StackDiff> = new
-        .stacks
-        .iter()
-        .map(|stack| stack_diff(find(&stack.name), Some(stack)))
-        .collect();
+    // In dependency order, so that an upstream's changes are known when its dependents' parameters
+    // are judged.
+    let mut stacks: Vec<StackDiff> = Vec::new();
+    for stack in &new.stacks {
+        let mut diff = stack_diff(find(&stack.name), Some(stack));
+        if let Some(before) = find(&stack.name) {
+            let parameters = changed_parameters(before, stack, &stacks, old_stacks, &new.stacks);
+            let effects = parameter_effects(stack, &parameters);
+            if !effects.is_empty() {
+                merge_effects(&mut diff.changes, effects);
+                for change in &mut diff.changes {
+                    change.replacement = change
+                        .replacement
+                        .max(predicted_replacement(&change.properties));
+                }
+                diff.action = StackDiffAction::Update;
+            }
+            diff.parameters = parameters;
+        }
+        stacks.push(diff);
+    }
     // Removed stacks are deleted dependents first: the reverse of the revision's order.
     for stack in old_stacks.iter().rev() {
         if !new.stacks.iter().any(|s| s.name == stack.name) {
@@ -96,10 +125,79 @@ pub fn compare(
     }
 }
 
+/// The parameters of `new` whose value the change can change, as `plan` shows them. Offline, no value is
+/// known: a stack-output parameter changes when its upstream's change can change that output (the
+/// output's definition changes, or a resource it names is added, removed or replaced), and an SSM-typed
+/// parameter when it names another Parameter Store entry.
+fn changed_parameters(
+    old: &RenderedStack,
+    new: &RenderedStack,
+    upstream_diffs: &[StackDiff],
+    old_stacks: &[RenderedStack],
+    new_stacks: &[RenderedStack],
+) -> Vec<PlannedParameter> {
+    let mut changed = Vec::new();
+    for (name, parameter) in &new.template.parameters {
+        let before = old.template.parameters.get(name);
+        if let Some(source) = &parameter.from_output {
+            let output_of = |stacks: &[RenderedStack]| {
+                stacks
+                    .iter()
+                    .find(|s| s.name == source.stack)
+                    .and_then(|s| s.template.outputs.get(&source.output))
+                    .map(|o| o.value.clone())
+            };
+            let (old_value, new_value) = (output_of(old_stacks), output_of(new_stacks));
+            let named = new_value.as_ref().map(references).unwrap_or_default();
+            let upstream_changes = upstream_diffs
+                .iter()
+                .find(|d| d.stack == source.stack)
+                .map(|d| d.changes.as_slice())
+                .unwrap_or_default();
+            let changes_output = old_value != new_value
+                || before.and_then(|b| b.from_output.as_ref()) != Some(source)
+                || upstream_changes.iter().any(|change| {
+                    named.contains(&change.logical_id)
+                        && (!change.action.changes_existing() || change.replaces())
+                });
+            if changes_output {
+                changed.push(PlannedParameter {
+                    name: name.clone(),
+                    source: ParameterSource::StackOutput {
+                        stack: source.stack.clone(),
+                        output: source.output.clone(),
+                    },
+                    deployed: Some("(value today)".into()),
+                    value: ParameterValue::AfterApply {
+                        after: source.stack.clone(),
+                        now: None,
+                    },
+                });
+            }
+        } else if parameter.is_ssm_typed()
+            && let Some(path) = &parameter.default
+        {
+            let old_path = before
+                .filter(|b| b.is_ssm_typed())
+                .and_then(|b| b.default.as_ref());
+            if old_path != Some(path) {
+                changed.push(PlannedParameter {
+                    name: name.clone(),
+                    source: ParameterSource::Ssm { path: path.clone() },
+                    deployed: old_path.map(|old| format!("(the value of {old})")),
+                    value: ParameterValue::Known {
+                        value: format!("(the value of {path})"),
+                    },
+                });
+            }
+        }
+    }
+    changed
+}
+
 fn stack_diff(old: Option<&RenderedStack>, new: Option<&RenderedStack>) -> StackDiff {
-    let value = |stack: Option<&RenderedStack>| {
-        stack.map(|s| crate::render::template_value(&s.template))
-    };
+    let value =
+        |stack: Option<&RenderedStack>| stack.map(|s| crate::render::template_value(&s.template));
     let (old_value, new_value) = (value(old), value(new));
     let changes = template_changes(old_value.as_ref(), new_value.as_ref());
     let template = section_changes(old_value.as_ref(), new_value.as_ref());
@@ -115,6 +213,7 @@ fn stack_diff(old: Option<&RenderedStack>, new: Option<&RenderedStack>) -> Stack
         stack: named.map(|s| s.name.clone()).unwrap_or_default(),
         stack_name: named.map(|s| s.stack_name.clone()).unwrap_or_default(),
         action,
+        parameters: Vec::new(),
         changes,
         template,
     }
@@ -167,7 +266,7 @@ fn resource_change(id: &str, old: Option<&Value>, new: Option<&Value>) -> Option
             Replacement::Never
         },
         replacement_source: ReplacementSource::Predicted,
-        stateful: is_stateful(resource_type),
+        stateful: holds_data(resource_type, new.or(old).and_then(|r| r.get("Properties"))),
         properties,
     };
     match (old, new) {
@@ -182,6 +281,7 @@ fn resource_change(id: &str, old: Option<&Value>, new: Option<&Value>) -> Option
                     before: old.get("Type").cloned(),
                     after: new.get("Type").cloned(),
                     replacement: Replacement::Always,
+                    parameter: None,
                 });
             }
             properties.extend(resource_changes(new_type, Some(old), Some(new)));

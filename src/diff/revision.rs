@@ -42,7 +42,10 @@ pub fn checkout(project_root: &Path, reference: Option<&str>) -> Result<Checkout
     let revision = match reference {
         Some(reference) => Revision {
             reference: reference.to_string(),
-            commit: git(root, &["rev-parse", "--verify", &format!("{reference}^{{commit}}")])?,
+            commit: git(
+                root,
+                &["rev-parse", "--verify", &format!("{reference}^{{commit}}")],
+            )?,
         },
         None => default_revision(root)?,
     };
@@ -74,7 +77,12 @@ fn default_revision(root: &Path) -> Result<Revision, Error> {
         .find(|branch| {
             git(
                 root,
-                &["rev-parse", "--verify", "--quiet", &format!("{branch}^{{commit}}")],
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{branch}^{{commit}}"),
+                ],
             )
             .is_ok()
         })

@@ -22,12 +22,12 @@ pub fn render(estimate: &Estimate, style: Style) -> String {
             usd(line.monthly_usd)
         );
     }
-    omissions(&mut text, "not included, priced by use", &estimate.usage_priced);
     omissions(
         &mut text,
-        "not included, no price known",
-        &estimate.unknown,
+        "not included, priced by use",
+        &estimate.usage_priced,
     );
+    omissions(&mut text, "not included, no price known", &estimate.unknown);
     text
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::diff::{EnvironmentDiff, StackDiff, StackDiffAction};
 use crate::plan::ResourceChange;
 use crate::report::Style;
-use crate::report::plan::{changes_section, counts, show};
+use crate::report::plan::{changes_section, counts, danger_note, parameter_line, show};
 
 pub fn render(diff: &EnvironmentDiff, style: Style) -> String {
     let mut text = String::new();
@@ -37,7 +37,12 @@ pub fn render(diff: &EnvironmentDiff, style: Style) -> String {
     text.push('\n');
     if diff.has_changes() {
         let changes: Vec<&ResourceChange> = diff.changes().collect();
-        let _ = writeln!(text, "Diff: {}", counts(&changes, style));
+        let _ = writeln!(
+            text,
+            "Diff: {}{}",
+            counts(&changes, 0),
+            danger_note(&changes, 0, style)
+        );
     } else {
         let _ = writeln!(
             text,
@@ -50,10 +55,9 @@ pub fn render(diff: &EnvironmentDiff, style: Style) -> String {
 
 fn stack_section(text: &mut String, stack: &StackDiff, style: Style) {
     let headline = match stack.action {
-        StackDiffAction::Create => style.green(&format!(
-            "new stack ({} resources)",
-            stack.changes.len()
-        )),
+        StackDiffAction::Create => {
+            style.green(&format!("new stack ({} resources)", stack.changes.len()))
+        }
         StackDiffAction::Delete => style.red(&format!(
             "stack removed ({} resources)",
             stack.changes.len()
@@ -62,6 +66,9 @@ fn stack_section(text: &mut String, stack: &StackDiff, style: Style) {
         StackDiffAction::NoChanges => style.dim("no changes"),
     };
     let _ = writeln!(text, "{}  {headline}", style.bold(&stack.stack_name));
+    for parameter in &stack.parameters {
+        parameter_line(text, parameter, style);
+    }
     changes_section(text, &stack.changes, style);
     for change in &stack.template {
         let _ = writeln!(

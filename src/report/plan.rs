@@ -91,7 +91,7 @@ pub(crate) fn changes_section(text: &mut String, changes: &[ResourceChange], sty
 }
 
 /// `parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "a" -> known after database applies`
-fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
+pub(crate) fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
     let source = match &parameter.source {
         ParameterSource::StackOutput { stack, output } => format!("output {output} of {stack}"),
         ParameterSource::Ssm { path } => format!("Systems Manager {path}"),

@@ -214,6 +214,42 @@ fn diff_names_an_unknown_revision() {
     assert!(stderr.contains("no-such-branch"), "{stderr}");
 }
 
+#[test]
+fn diff_follows_an_ssm_typed_parameter_naming_another_entry_to_the_instance_it_replaces() {
+    let fixture = repository_with_a_change();
+    fixture.edit(
+        "environments/base.yaml",
+        "  image: amazon-linux-2023\n",
+        "  image: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.12-x86_64\n",
+    );
+    let diff = diff_json(&fixture, &["--against", "HEAD"]);
+    let bastion = diff["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stack"] == "bastion")
+        .unwrap();
+    assert_eq!(
+        bastion["parameters"][0]["name"], "BastionImageId",
+        "{bastion}"
+    );
+    assert_eq!(bastion["parameters"][0]["from"], "ssm");
+    let instance = bastion["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["logical_id"] == "BastionInstance")
+        .unwrap();
+    // A new image replaces the instance (AWS::EC2::Instance ImageId: "Update requires: Replacement").
+    assert_eq!(instance["replacement"], "always", "{instance}");
+    assert_eq!(instance["properties"][0]["path"], "ImageId");
+    assert_eq!(instance["properties"][0]["parameter"], "BastionImageId");
+    assert_eq!(
+        bastion["template"][0]["path"],
+        "Parameters.BastionImageId.Default"
+    );
+}
+
 // ---- cost ----
 
 fn estimate(env: &str) -> strata::cost::Estimate {

@@ -217,7 +217,7 @@ impl Pricer<'_> {
             return;
         }
         if let Some(what) = self.table.usage_priced.get(resource_type) {
-            self.found.usage.push(format!("priced by use: {what}"));
+            self.found.usage.push(what.clone());
             return;
         }
         let Some(region) = self.region else {
@@ -231,10 +231,9 @@ impl Pricer<'_> {
         match resource_type {
             "AWS::EC2::NatGateway" => {
                 self.line("NAT gateway hours", hours, "h", &region.nat_gateway_hour);
-                self.found.usage.push(format!(
-                    "data processed: ${}/GB, priced by use",
-                    region.nat_gateway_gb.usd
-                ));
+                self.found
+                    .usage
+                    .push(format!("data processed: ${}/GB", region.nat_gateway_gb.usd));
             }
             "AWS::EC2::EIP" => {
                 self.line(
@@ -321,9 +320,9 @@ impl Pricer<'_> {
             (None, _) => self.unknown("AllocatedStorage is not a literal value".into()),
             (_, None) => self.unknown(format!("no price for {storage_type} storage")),
         }
-        self.found.usage.push(
-            "backup storage beyond the DB's size, I/O beyond gp3's baseline: priced by use".into(),
-        );
+        self.found
+            .usage
+            .push("backup storage beyond the DB's size, I/O beyond gp3's baseline".into());
     }
 
     fn property(&self, name: &str) -> Option<&Value> {

@@ -156,6 +156,18 @@ pub enum Error {
 
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+
+    /// Reading another revision of the project (`diff --against`, `graph --against`).
+    #[error("git {command}: {message}")]
+    Git { command: String, message: String },
+
+    /// The other revision of the project does not render.
+    #[error("the project at {reference} ({commit}) does not render: {source}")]
+    RevisionInvalid {
+        reference: String,
+        commit: String,
+        source: Box<Error>,
+    },
 }
 
 fn interrupted(running: &[String], command: &str) -> String {

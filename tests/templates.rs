@@ -427,3 +427,39 @@ fn the_bastion_user_data_rebuilds_the_forwarding_at_every_boot() {
         );
     }
 }
+
+/// The architecture diagram of every environment (`strata graph`), reviewed like the templates.
+#[test]
+fn every_environment_has_its_architecture_diagram_snapshot() {
+    let project = project();
+    for env in project.environment_names().expect("environments") {
+        let rendered = project.render(&env).expect("shipped environments render");
+        let diagram = strata::diagram::build(&rendered, None);
+        let mermaid = strata::diagram::text::mermaid(&diagram);
+        assert_eq!(
+            mermaid,
+            strata::diagram::text::mermaid(&strata::diagram::build(&rendered, None)),
+            "same input, same bytes"
+        );
+        insta::assert_snapshot!(format!("{env}-diagram-mermaid"), mermaid);
+        insta::assert_snapshot!(
+            format!("{env}-diagram-dot"),
+            strata::diagram::text::dot(&diagram)
+        );
+    }
+}
+
+/// The README shows this file; `scripts/diagram.sh` writes it.
+#[test]
+fn the_committed_prod_diagram_is_current() {
+    let project = project();
+    let rendered = project.render("prod").expect("prod renders");
+    let svg = strata::diagram::svg::svg(&strata::diagram::build(&rendered, None));
+    let path = support::project_root().join("examples/architecture/prod.svg");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == svg,
+        "{} is not the current prod diagram: run scripts/diagram.sh and commit it",
+        path.display()
+    );
+}

@@ -65,10 +65,15 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
             parameter_line(text, parameter, style);
         }
     }
-    for change in &stack.changes {
+    changes_section(text, &stack.changes, style);
+}
+
+/// One line per resource with its property diffs, then a danger line for each change that destroys data.
+pub(crate) fn changes_section(text: &mut String, changes: &[ResourceChange], style: Style) {
+    for change in changes {
         resource_line(text, change, style);
     }
-    for change in stack.changes.iter().filter(|c| c.is_dangerous()) {
+    for change in changes.iter().filter(|c| c.is_dangerous()) {
         let what = if change.action == ChangeAction::Remove {
             "REMOVED"
         } else {
@@ -86,7 +91,7 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
 }
 
 /// `parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "a" -> known after database applies`
-fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
+pub(crate) fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
     let source = match &parameter.source {
         ParameterSource::StackOutput { stack, output } => format!("output {output} of {stack}"),
         ParameterSource::Ssm { path } => format!("Systems Manager {path}"),
@@ -248,7 +253,7 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
     }
 }
 
-fn show(value: Option<&Value>) -> String {
+pub(crate) fn show(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".to_string(),
         Some(value) => {
@@ -270,31 +275,15 @@ fn show(value: Option<&Value>) -> String {
 }
 
 fn summary(plan: &Plan, style: Style) -> String {
-    let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
-    let removed: Vec<&ResourceChange> = plan.removals.iter().flat_map(|r| &r.changes).collect();
-    let count =
-        |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
     if !plan.has_changes() {
         return format!(
             "{}\n",
             style.green("No changes. The deployed stacks match the definitions.")
         );
     }
-    let replacements = changes.iter().filter(|c| c.replaces()).count();
-    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count()
-        + plan
-            .removals
-            .iter()
-            .map(|r| r.deletion.stateful_deleted.len())
-            .sum::<usize>();
-    let mut line = format!(
-        "Plan: {} to add, {} to modify ({} replacement{}), {} to remove.",
-        count(|a| a == ChangeAction::Add),
-        count(ChangeAction::changes_existing),
-        replacements,
-        if replacements == 1 { "" } else { "s" },
-        count(|a| a == ChangeAction::Remove) + removed.len()
-    );
+    let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
+    let removed = plan.removals.iter().map(|r| r.changes.len()).sum::<usize>();
+    let mut line = format!("Plan: {}", counts(&changes, removed));
     if !plan.removals.is_empty() {
         let names: Vec<&str> = plan
             .removals
@@ -311,16 +300,44 @@ fn summary(plan: &Plan, style: Style) -> String {
             names.join(" ")
         ));
     }
-    if dangerous > 0 {
-        let text = if dangerous == 1 {
-            "1 change destroys data.".to_string()
-        } else {
-            format!("{dangerous} changes destroy data.")
-        };
-        line.push_str(&format!(" {}", style.bold_red(&text)));
-    }
+    let destroyed_by_removal = plan
+        .removals
+        .iter()
+        .map(|r| r.deletion.stateful_deleted.len())
+        .sum::<usize>();
+    line.push_str(&danger_note(&changes, destroyed_by_removal, style));
     line.push('\n');
     line
+}
+
+/// `N to add, N to modify (N replacements), N to remove.`; `removed` counts the resources of stacks
+/// removed as a whole, which are not among `changes`.
+pub(crate) fn counts(changes: &[&ResourceChange], removed: usize) -> String {
+    let count =
+        |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
+    let replacements = changes.iter().filter(|c| c.replaces()).count();
+    format!(
+        "{} to add, {} to modify ({} replacement{}), {} to remove.",
+        count(|a| a == ChangeAction::Add),
+        count(ChangeAction::changes_existing),
+        replacements,
+        if replacements == 1 { "" } else { "s" },
+        count(|a| a == ChangeAction::Remove) + removed
+    )
+}
+
+/// ` N changes destroy data.` (in bold red), or nothing when none does.
+pub(crate) fn danger_note(
+    changes: &[&ResourceChange],
+    destroyed_elsewhere: usize,
+    style: Style,
+) -> String {
+    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count() + destroyed_elsewhere;
+    match dangerous {
+        0 => String::new(),
+        1 => format!(" {}", style.bold_red("1 change destroys data.")),
+        n => format!(" {}", style.bold_red(&format!("{n} changes destroy data."))),
+    }
 }
 
 #[cfg(test)]

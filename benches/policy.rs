@@ -4,6 +4,7 @@
 //!   once over all the templates that select it (`Project::check_policies_all`);
 //! - `per environment`: one evaluation per environment with the rule files' syntax checked each time, as
 //!   `validate` did before (`policy::evaluate` per environment).
+//!
 //! Run with `cargo bench --bench policy`; the README's table comes from it.
 
 use std::hint::black_box;
@@ -35,8 +36,11 @@ fn fleet(copies: usize) -> tempfile::TempDir {
     }
     let dev = std::fs::read_to_string(root.join("environments/dev.yaml")).expect("dev.yaml");
     for index in 0..copies {
-        std::fs::write(dir.path().join(format!("environments/dev{index:04}.yaml")), &dev)
-            .expect("write environment");
+        std::fs::write(
+            dir.path().join(format!("environments/dev{index:04}.yaml")),
+            &dev,
+        )
+        .expect("write environment");
     }
     dir
 }
@@ -90,7 +94,9 @@ fn validate(c: &mut Criterion) {
     let project = Project::open(shipped).expect("the shipped project opens");
     let names = project.environment_names().expect("environments");
     let mut group = c.benchmark_group("validate, shipped environments");
-    group.bench_function("one pass", |b| b.iter(|| black_box(one_pass(&project, &names))));
+    group.bench_function("one pass", |b| {
+        b.iter(|| black_box(one_pass(&project, &names)))
+    });
     group.bench_function("per environment", |b| {
         b.iter(|| black_box(per_environment(&project, &names)))
     });

@@ -68,7 +68,7 @@ pub fn run(
             policy,
             cost: args
                 .cost
-                .then(|| crate::cost::estimate_environment(&rendered)),
+                .then(|| crate::cost::estimate_environment(rendered)),
         };
         if !args.json {
             let style = console.style;

@@ -118,7 +118,9 @@ impl Deployed {
 /// metadata options (IMDSv2), RDS `VPCSecurityGroups` and `ManageMasterUserPassword`, bucket versioning,
 /// the encryption rule's `BucketKeyEnabled` (measured here: moto applies the algorithm but reports the bucket key
 /// off), public-access block, ownership controls, lifecycle rules, notifications and `AWS::S3::BucketPolicy`, and
-/// `AWS::SQS::QueuePolicy`. (`AWS::EC2::EIPAssociation` is also ignored by moto; dev declares none.)
+/// `AWS::SQS::QueuePolicy`, bucket `LoggingConfiguration` (PutBucketLogging: moto checks that the destination's
+/// bucket policy admits `logging.s3.amazonaws.com`), and the DB instances' monitoring, insights, IAM
+/// authentication and log exports. (`AWS::EC2::EIPAssociation` is also ignored by moto; dev declares none.)
 /// Further, moto's CloudFormation silently skips `AWS::SecretsManager::Secret` and
 /// `AWS::SecretsManager::SecretTargetAttachment` (stack CREATE_COMPLETE, no secret, MOTO_NOTES section 4), and
 /// stores the primary's `{{resolve:secretsmanager:...}}` password unresolved: so the database's master secret
@@ -272,14 +274,27 @@ async fn align_instance(clients: &AwsClients, instance: &str, properties: &Value
 }
 
 /// The DB's groups, and the master password its dynamic reference names (`password`: the secret's value).
+/// Also enhanced monitoring's interval, Performance Insights, IAM authentication and the log exports, which moto's
+/// CloudFormation ignores too (its DBInstance reads none of them from the template; measured: DescribeDBInstances
+/// then reports MonitoringInterval 0, IAM authentication off and no exports).
 async fn align_db(clients: &AwsClients, db: &str, properties: &Value, password: Option<String>) {
     let groups = strings(&properties["VPCSecurityGroups"]);
+    let exports = aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+        .set_enable_log_types(Some(strings(&properties["EnableCloudwatchLogsExports"])))
+        .build();
     clients
         .rds
         .modify_db_instance()
         .db_instance_identifier(db)
         .set_vpc_security_group_ids(Some(groups))
         .set_master_user_password(password)
+        .set_monitoring_interval(properties["MonitoringInterval"].as_i64().map(|n| n as i32))
+        .set_enable_iam_database_authentication(properties["EnableIAMDatabaseAuthentication"].as_bool())
+        .set_enable_performance_insights(properties["EnablePerformanceInsights"].as_bool())
+        .set_performance_insights_retention_period(
+            properties["PerformanceInsightsRetentionPeriod"].as_i64().map(|n| n as i32),
+        )
+        .cloudwatch_logs_export_configuration(exports)
         .apply_immediately(true)
         .send()
         .await
@@ -469,6 +484,32 @@ async fn align_bucket(clients: &AwsClients, bucket: &str, properties: &Value) {
         .send()
         .await
         .unwrap();
+    if let Some(target) = properties["LoggingConfiguration"]["DestinationBucketName"].as_str() {
+        // The destination's policy was put before (logical ids sort `AccessLogBucketPolicy` first);
+        // moto refuses the call unless that policy admits logging.s3.amazonaws.com to PutObject.
+        clients
+            .s3
+            .put_bucket_logging()
+            .bucket(bucket)
+            .bucket_logging_status(
+                BucketLoggingStatus::builder()
+                    .logging_enabled(
+                        LoggingEnabled::builder()
+                            .target_bucket(target)
+                            .target_prefix(
+                                properties["LoggingConfiguration"]["LogFilePrefix"]
+                                    .as_str()
+                                    .unwrap_or_default(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     if let Some(queues) = properties["NotificationConfiguration"]["QueueConfigurations"].as_array()
     {
         let configurations = queues

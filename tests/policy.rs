@@ -265,7 +265,6 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             json!({"Resources": {"Replica": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
             "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}, "MultiAZ": true, "DeletionProtection": false}}}}),
         ),
-        ("PROD_RDS_PERFORMANCE_INSIGHTS_CUSTOMER_KEY", "Db", primary(json!({}))),
         (
             "LOG_GROUP_RETENTION",
             "Logs",

@@ -76,26 +76,33 @@ fn shipped_environments_differ_where_the_design_says() {
     // Primary plus replicas.
     assert_eq!(count("dev", "database", "AWS::RDS::DBInstance"), 2);
     assert_eq!(count("prod", "database", "AWS::RDS::DBInstance"), 3);
-    // Customer-managed keys: none in dev; in staging and prod one for the database's insights,
-    // one for the buckets and one per queue.
-    assert_eq!(count("dev", "database", "AWS::KMS::Key"), 0);
+    // Customer-managed keys: none in dev; in staging and prod one for the buckets and one per
+    // queue. Performance Insights stays on aws/rds everywhere (production.guard says why).
     assert_eq!(count("dev", "storage", "AWS::KMS::Key"), 0);
+    for env in ["dev", "staging", "prod"] {
+        assert_eq!(count(env, "database", "AWS::KMS::Key"), 0);
+    }
     for env in ["staging", "prod"] {
-        assert_eq!(count(env, "database", "AWS::KMS::Key"), 1);
         assert_eq!(count(env, "storage", "AWS::KMS::Key"), 3);
     }
 }
 
-/// Issue 14. RDS creates `/aws/rds/instance/<identifier>/<log>` without a retention when it exports
-/// to a group that does not exist (RDS User Guide, Publishing PostgreSQL logs to Amazon CloudWatch
-/// Logs), so every instance has a fixed identifier, a log group per exported log with the
-/// environment's retention, and waits for both groups.
+/// Issue 14. Every DB instance exports both PostgreSQL logs ("RDS for PostgreSQL - postgresql |
+/// upgrade", RDS API reference, CloudwatchLogsExportConfiguration) and carries no
+/// DBInstanceIdentifier: the property is create-only in the AWS::RDS::DBInstance schema, so adding
+/// it to instances deployed without one would replace them (the catalog predicts it).
 #[test]
-fn every_db_instance_exports_both_logs_into_groups_with_a_retention_created_first() {
+fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
     let project = project();
+    let rds = strata::catalog::catalog()
+        .get("AWS::RDS::DBInstance")
+        .unwrap();
+    assert_eq!(
+        rds.replacement(&[strata::catalog::Segment::Key("DBInstanceIdentifier".into())]),
+        strata::catalog::Replacement::Always
+    );
     for env in project.environment_names().unwrap() {
         let rendered = project.render(&env).unwrap();
-        let retention = rendered.environment.settings.database.log_retention_days;
         let database = rendered.stacks.iter().find(|s| s.name == "database").unwrap();
         let template = database.template.to_value();
         let resources = template["Resources"].as_object().unwrap();
@@ -103,28 +110,27 @@ fn every_db_instance_exports_both_logs_into_groups_with_a_retention_created_firs
             .iter()
             .filter(|(_, r)| r["Type"] == "AWS::RDS::DBInstance")
             .collect();
+        assert!(!instances.is_empty());
+        let protected_replicas = rendered.environment.settings.database.replicas.multi_az;
         for (id, instance) in instances {
-            let identifier = instance["Properties"]["DBInstanceIdentifier"].as_str().unwrap();
-            assert!(identifier.starts_with(&format!("photofeed-{env}-")), "{id}");
+            assert!(
+                instance["Properties"].get("DBInstanceIdentifier").is_none(),
+                "{env} {id}"
+            );
+            // MultiAZ is conditionally create-only: replicas deployed without it keep it absent
+            // unless the environment turns it on.
+            if instance["Properties"].get("SourceDBInstanceIdentifier").is_some() {
+                assert_eq!(
+                    instance["Properties"].get("MultiAZ").is_some(),
+                    protected_replicas,
+                    "{env} {id}"
+                );
+            }
             assert_eq!(
                 instance["Properties"]["EnableCloudwatchLogsExports"],
-                serde_json::json!(["postgresql", "upgrade"])
+                serde_json::json!(["postgresql", "upgrade"]),
+                "{env} {id}"
             );
-            let waits_for: Vec<&str> = instance["DependsOn"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
-            for log in ["postgresql", "upgrade"] {
-                let name = format!("/aws/rds/instance/{identifier}/{log}");
-                let (group_id, group) = resources
-                    .iter()
-                    .find(|(_, r)| r["Properties"]["LogGroupName"] == name.as_str())
-                    .unwrap_or_else(|| panic!("{env}: no log group {name}"));
-                assert_eq!(group["Properties"]["RetentionInDays"], retention, "{name}");
-                assert!(waits_for.contains(&group_id.as_str()), "{id} waits for {group_id}");
-            }
         }
     }
 }

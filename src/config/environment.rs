@@ -76,8 +76,6 @@ pub struct DatabaseSettings {
     pub performance_insights_retention_days: u32,
     /// Connections may authenticate with IAM database tokens as well as passwords.
     pub iam_authentication: bool,
-    /// Days CloudWatch Logs keeps the exported `postgresql` and `upgrade` logs.
-    pub log_retention_days: u32,
     /// The key that encrypts Performance Insights data.
     pub encryption_key: KeyChoice,
 }

@@ -42,6 +42,13 @@ fn on() -> bool {
 /// `/dev/xvda`); a block device mapping for another name would add a second volume instead.
 const ROOT_DEVICE: &str = "/dev/xvda";
 
+/// Size of the root volume in GiB: the size of the Amazon Linux 2023 images' root snapshot. A
+/// mapping may leave VolumeSize out ("If you specify a snapshot, the default is the snapshot
+/// size", AWS::EC2::Instance Ebs), but it must not be smaller than the snapshot, so a pinned image
+/// with a larger root snapshot needs its own definition. Stated here rather than left to the
+/// image so that the volume, which the instance is billed for, is visible in the template.
+const ROOT_VOLUME_GIB: u32 = 8;
+
 pub const INSTANCE: &str = "BastionInstance";
 pub const EIP: &str = "BastionEip";
 const ROLE: &str = "BastionRole";
@@ -288,7 +295,12 @@ pub fn build(
                 // moto reads BlockDeviceMappings only there, and AWS applies either.
                 "BlockDeviceMappings": [{
                     "DeviceName": ROOT_DEVICE,
-                    "Ebs": { "Encrypted": true, "VolumeType": "gp3", "DeleteOnTermination": true },
+                    "Ebs": {
+                        "Encrypted": true,
+                        "VolumeType": "gp3",
+                        "VolumeSize": ROOT_VOLUME_GIB,
+                        "DeleteOnTermination": true,
+                    },
                 }],
                 "LaunchTemplate": {
                     "LaunchTemplateId": reference(LAUNCH_TEMPLATE),

@@ -8,7 +8,7 @@ use crate::config::KeyChoice;
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, join, reference, sub};
 use crate::model::{Lifecycle, Output, Resource, Template};
-use crate::stacks::{StackContext, kms, log_group, network, service_trust_policy};
+use crate::stacks::{StackContext, kms, network, service_trust_policy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,8 +29,6 @@ pub struct DatabaseComponent {
     pub monitoring_interval_seconds: u32,
     pub performance_insights_retention_days: u32,
     pub iam_authentication: bool,
-    /// Retention of the exported `postgresql` and `upgrade` logs.
-    pub log_retention_days: u32,
     /// The key of the Performance Insights data.
     pub encryption_key: KeyChoice,
 }
@@ -83,22 +81,6 @@ pub fn check_performance_insights_retention(days: u32) -> Result<(), String> {
             "is {days}, Performance Insights keeps 7 days (free), a number of months times 31 (31 to 713) or 731 days"
         ))
     }
-}
-
-/// The fixed identifier of an instance, `{project}-{env}-primary`. RDS names the log groups it
-/// exports to after the instance ("/aws/rds/instance/my_instance/<log>", RDS User Guide,
-/// Publishing PostgreSQL logs to Amazon CloudWatch Logs) and creates them without a retention
-/// (never expire) if they do not exist when the first log line is exported, which happens while
-/// the instance is still being created. Only a name known before the instance exists lets the
-/// stack create the groups, with a retention, first. The price: "If you specify a name, you can't
-/// perform updates that require replacement of this resource" (AWS::RDS::DBInstance,
-/// DBInstanceIdentifier); strata already refuses to replace a database without --allow-replace.
-pub fn instance_identifier(ctx: &StackContext, role: &str) -> String {
-    format!("{}-{role}", ctx.prefix())
-}
-
-fn log_group_id(instance: &str, log: &str) -> String {
-    format!("{instance}{}LogGroup", crate::naming::pascal_case(log))
 }
 
 /// Characters the generated master password leaves out. RDS refuses three (AWS::RDS::DBInstance,
@@ -221,11 +203,9 @@ pub fn build(
         insights_key,
     };
 
-    let (primary_id, primary_logs) = security.log_groups(ctx, template, PRIMARY, "primary")?;
     let mut primary = Resource::new(
             "AWS::RDS::DBInstance",
             json!({
-                "DBInstanceIdentifier": primary_id,
                 "Engine": "postgres",
                 "EngineVersion": component.engine_version,
                 "DBInstanceClass": component.instance_class,
@@ -250,7 +230,7 @@ pub fn build(
             }),
         )
         .lifecycle(Lifecycle::SNAPSHOT);
-    security.apply(&mut primary, primary_logs);
+    security.apply(&mut primary);
     one(ctx.add(template, field, PRIMARY, primary))?;
 
     // Adds the primary's host, port and engine to the secret, so that the secret alone is enough to
@@ -272,8 +252,6 @@ pub fn build(
 
     for index in 0..component.replicas.count {
         let logical_id = replica(index);
-        let (identifier, logs) =
-            security.log_groups(ctx, template, &logical_id, &format!("replica-{}", index + 1))?;
         // RDS cannot take a final snapshot of a replica; it holds no data the primary lacks.
         // Multi-AZ and deletion protection are replica settings of their own: CreateDBInstanceReadReplica
         // takes MultiAZ ("Specifies whether the read replica is in a Multi-AZ deployment") and
@@ -283,10 +261,7 @@ pub fn build(
         let mut resource = Resource::new(
                 "AWS::RDS::DBInstance",
                 json!({
-                    "DBInstanceIdentifier": identifier,
                     "SourceDBInstanceIdentifier": reference(PRIMARY),
-                    "MultiAZ": component.replicas.multi_az,
-                    "DeletionProtection": component.replicas.deletion_protection,
                     "Port": component.port.to_string(),
                     "DBInstanceClass": component.replicas.instance_class,
                     "StorageType": "gp3",
@@ -298,7 +273,16 @@ pub fn build(
                 }),
             )
             .lifecycle(Lifecycle::DELETE);
-        security.apply(&mut resource, logs);
+        // Only when on: replicas deployed before issue 14 carry neither, and MultiAZ is a
+        // conditionally create-only property (AWS::RDS::DBInstance schema), so writing an
+        // explicit `false` would plan them as possible replacements for no change.
+        if component.replicas.multi_az {
+            resource.properties["MultiAZ"] = json!(true);
+        }
+        if component.replicas.deletion_protection {
+            resource.properties["DeletionProtection"] = json!(true);
+        }
+        security.apply(&mut resource);
         one(ctx.add(template, field, &logical_id, resource))?;
     }
 
@@ -315,34 +299,7 @@ struct Security<'a> {
 }
 
 impl Security<'_> {
-    /// The identifier of the instance in `role`, and log groups with the environment's retention
-    /// for each log it exports, created before it (see [`instance_identifier`]) and listed by
-    /// logical id.
-    fn log_groups(
-        &self,
-        ctx: &StackContext,
-        template: &mut Template,
-        instance: &str,
-        role: &str,
-    ) -> Result<(String, Vec<String>), Vec<Diagnostic>> {
-        let identifier = instance_identifier(ctx, role);
-        let mut ids = Vec::new();
-        for log in LOG_EXPORTS {
-            let id = log_group_id(instance, log);
-            let group = log_group::log_group(
-                ctx,
-                Some(json!(format!("/aws/rds/instance/{identifier}/{log}"))),
-                self.component.log_retention_days,
-                &format!("{role}-{log}"),
-            );
-            ctx.add(template, "database", &id, group)
-                .map_err(|d| vec![d])?;
-            ids.push(id);
-        }
-        Ok((identifier, ids))
-    }
-
-    fn apply(&self, instance: &mut Resource, log_groups: Vec<String>) {
+    fn apply(&self, instance: &mut Resource) {
         let properties = &mut instance.properties;
         let component = self.component;
         // Enhanced monitoring: "If MonitoringRoleArn is specified, then you must set
@@ -364,10 +321,11 @@ impl Security<'_> {
             properties["PerformanceInsightsKMSKeyId"] = key.clone();
         }
         properties["EnableIAMDatabaseAuthentication"] = json!(component.iam_authentication);
+        // RDS creates the log groups `/aws/rds/instance/<identifier>/<log>` itself, without a
+        // retention. The stack cannot create them first without naming the instances, and a name
+        // on an instance deployed without one replaces it (DBInstanceIdentifier is create-only in
+        // the AWS::RDS::DBInstance schema): see README, "Database logs".
         properties["EnableCloudwatchLogsExports"] = json!(LOG_EXPORTS);
-        for group in log_groups {
-            instance.depends_on.push(group);
-        }
     }
 }
 
@@ -447,9 +405,6 @@ fn check(component: &DatabaseComponent, ctx: &StackContext) -> Result<(), Vec<Di
         check_performance_insights_retention(component.performance_insights_retention_days)
     {
         problems.push(ctx.diagnostic("database.performance_insights_retention_days", message));
-    }
-    if let Err(message) = log_group::check_retention(component.log_retention_days) {
-        problems.push(ctx.diagnostic("database.log_retention_days", message));
     }
     if component.backup_retention_days == 0 {
         problems.push(ctx.diagnostic(

@@ -1,6 +1,6 @@
 //! CloudWatch Logs log groups that components create so that their logs expire.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::model::{Lifecycle, Resource};
 use crate::stacks::StackContext;
@@ -25,23 +25,17 @@ pub fn check_retention(days: u32) -> Result<(), String> {
     }
 }
 
-/// A log group with a retention. `name` is `None` when CloudFormation may name it, or the name a
-/// service writes to (RDS exports to `/aws/rds/instance/<id>/<log>`). The events are the record
-/// of what happened: kept when the stack goes (`Lifecycle::KEEP`).
-pub fn log_group(
-    ctx: &StackContext,
-    name: Option<Value>,
-    retention_days: u32,
-    tag: &str,
-) -> Resource {
-    let mut properties = json!({
-        "RetentionInDays": retention_days,
-        "Tags": ctx.tags(Some(tag)),
-    });
-    if let Some(name) = name {
-        properties["LogGroupName"] = name;
-    }
-    Resource::new("AWS::Logs::LogGroup", properties).lifecycle(Lifecycle::KEEP)
+/// A log group CloudFormation names, with a retention. The events are the record of what
+/// happened: kept when the stack goes (`Lifecycle::KEEP`).
+pub fn log_group(ctx: &StackContext, retention_days: u32, tag: &str) -> Resource {
+    Resource::new(
+        "AWS::Logs::LogGroup",
+        json!({
+            "RetentionInDays": retention_days,
+            "Tags": ctx.tags(Some(tag)),
+        }),
+    )
+    .lifecycle(Lifecycle::KEEP)
 }
 
 #[cfg(test)]

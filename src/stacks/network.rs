@@ -314,7 +314,7 @@ pub fn build(
 /// logs:DescribeLogGroups, logs:DescribeLogStreams). AWS::EC2::FlowLog: "DeliverLogsPermissionArn
 /// ... This parameter is required if the destination type is cloud-watch-logs".
 fn flow_log(component: &NetworkComponent, ctx: &StackContext) -> Vec<(&'static str, Resource)> {
-    let group = log_group::log_group(ctx, None, component.flow_log_retention_days, "flow-logs");
+    let group = log_group::log_group(ctx, component.flow_log_retention_days, "flow-logs");
     let role = Resource::new(
         "AWS::IAM::Role",
         json!({
@@ -330,16 +330,26 @@ fn flow_log(component: &NetworkComponent, ctx: &StackContext) -> Vec<(&'static s
                 "PolicyName": "deliver-flow-logs",
                 "PolicyDocument": {
                     "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Action": [
-                            "logs:CreateLogStream",
-                            "logs:PutLogEvents",
-                            "logs:DescribeLogGroups",
-                            "logs:DescribeLogStreams",
-                        ],
-                        "Resource": [get_att(FLOW_LOG_GROUP, "Arn"), sub(&format!("${{{FLOW_LOG_GROUP}.Arn}}:*"))],
-                    }],
+                    // The group's `Arn` attribute already ends in `:*` and so covers its streams
+                    // ("arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AB12A1:*",
+                    // AWS::Logs::LogGroup, Return values). DescribeLogGroups lists groups and is
+                    // granted on "*", as in the VPC User Guide's example policy.
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogStreams",
+                            ],
+                            "Resource": get_att(FLOW_LOG_GROUP, "Arn"),
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "logs:DescribeLogGroups",
+                            "Resource": "*",
+                        },
+                    ],
                 },
             }],
             "Tags": ctx.tags(Some("flow-logs")),

@@ -243,11 +243,15 @@ pub fn refusals(plan: &DestroyPlan, rendered: &RenderedEnvironment) -> Vec<Strin
             // The database and bastion components set it from the environment; anything else from
             // its definition.
             let setting = match protected.resource_type.as_str() {
-                "AWS::RDS::DBInstance" if crate::stacks::database::is_replica(&protected.logical_id) => {
+                "AWS::RDS::DBInstance"
+                    if crate::stacks::database::is_replica(&protected.logical_id) =>
+                {
                     Some("database.replicas.deletion_protection")
                 }
                 "AWS::RDS::DBInstance" => Some("database.deletion_protection"),
-                "AWS::EC2::Instance" if protected.logical_id == crate::stacks::bastion::INSTANCE => {
+                "AWS::EC2::Instance"
+                    if protected.logical_id == crate::stacks::bastion::INSTANCE =>
+                {
                     Some("bastion.termination_protection")
                 }
                 _ => None,

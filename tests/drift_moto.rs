@@ -297,10 +297,14 @@ async fn align_db(clients: &AwsClients, db: &str, properties: &Value, password: 
         .set_vpc_security_group_ids(Some(groups))
         .set_master_user_password(password)
         .set_monitoring_interval(properties["MonitoringInterval"].as_i64().map(|n| n as i32))
-        .set_enable_iam_database_authentication(properties["EnableIAMDatabaseAuthentication"].as_bool())
+        .set_enable_iam_database_authentication(
+            properties["EnableIAMDatabaseAuthentication"].as_bool(),
+        )
         .set_enable_performance_insights(properties["EnablePerformanceInsights"].as_bool())
         .set_performance_insights_retention_period(
-            properties["PerformanceInsightsRetentionPeriod"].as_i64().map(|n| n as i32),
+            properties["PerformanceInsightsRetentionPeriod"]
+                .as_i64()
+                .map(|n| n as i32),
         )
         .cloudwatch_logs_export_configuration(exports)
         .apply_immediately(true)
@@ -907,7 +911,10 @@ fn monitoring_and_access_logging_switched_off_are_security_drift() {
     assert_eq!(bucket["severity"], "security");
     let differences = bucket["differences"].as_array().unwrap();
     assert_eq!(differences.len(), 1, "{bucket:#}");
-    assert_eq!(differences[0]["path"], "LoggingConfiguration.DestinationBucketName");
+    assert_eq!(
+        differences[0]["path"],
+        "LoggingConfiguration.DestinationBucketName"
+    );
     assert_eq!(differences[0]["actual"], Value::Null);
     assert_eq!(differences[0]["severity"], "security");
 }

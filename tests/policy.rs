@@ -249,10 +249,26 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             "Db",
             primary(json!({"MultiAZ": false})),
         ),
-        ("RDS_ENHANCED_MONITORING", "Db", primary(json!({"MonitoringInterval": 0}))),
-        ("RDS_PERFORMANCE_INSIGHTS", "Db", primary(json!({"EnablePerformanceInsights": false}))),
-        ("RDS_IAM_AUTHENTICATION", "Db", primary(json!({"EnableIAMDatabaseAuthentication": false}))),
-        ("RDS_POSTGRESQL_LOG_EXPORTS", "Db", primary(json!({"EnableCloudwatchLogsExports": ["postgresql"]}))),
+        (
+            "RDS_ENHANCED_MONITORING",
+            "Db",
+            primary(json!({"MonitoringInterval": 0})),
+        ),
+        (
+            "RDS_PERFORMANCE_INSIGHTS",
+            "Db",
+            primary(json!({"EnablePerformanceInsights": false})),
+        ),
+        (
+            "RDS_IAM_AUTHENTICATION",
+            "Db",
+            primary(json!({"EnableIAMDatabaseAuthentication": false})),
+        ),
+        (
+            "RDS_POSTGRESQL_LOG_EXPORTS",
+            "Db",
+            primary(json!({"EnableCloudwatchLogsExports": ["postgresql"]})),
+        ),
         (
             "PROD_RDS_REPLICA_MULTI_AZ",
             "Replica",
@@ -684,6 +700,44 @@ fn cross_resource_rules_name_only_the_offending_resource() {
         .find(|f| f.rule == "S3_BUCKET_TLS_ONLY_POLICY")
         .unwrap();
     assert_eq!(tls.property_path, "/Resources/Uncovered");
+}
+
+/// Issue 14's rules that tell a log bucket from the buckets logging into it point at the bucket
+/// that breaks them, never at the others or at `/Resources`.
+#[test]
+fn access_log_rules_name_only_the_offending_bucket() {
+    let sse_s3 = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]});
+    let cmk = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]});
+    let logging = json!({"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "x/"});
+    let template = json!({"Resources": {
+        "Logs": bucket(json!({"BucketEncryption": cmk})),
+        "Keyed": bucket(json!({"BucketEncryption": cmk, "LoggingConfiguration": logging})),
+        "Plain": bucket(json!({"BucketEncryption": sse_s3, "LoggingConfiguration": logging})),
+    }});
+    let ids = |file: &str, rule: &str| -> Vec<Option<String>> {
+        evaluate_file(file, Level::Error, file, &template)
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| f.logical_id)
+            .collect()
+    };
+    let named = |ids: &[&str]| -> Vec<Option<String>> {
+        ids.iter().map(|id| Some(id.to_string())).collect()
+    };
+    assert_eq!(
+        ids("aws", "AWS_S3_ACCESS_LOG_DESTINATION_SSE_S3"),
+        named(&["Logs"])
+    );
+    // The log bucket for its missing expiry; the buckets logging into it for its missing grant.
+    assert_eq!(
+        ids("storage", "S3_ACCESS_LOG_BUCKET"),
+        named(&["Keyed", "Logs", "Plain"])
+    );
+    assert_eq!(
+        ids("production", "PROD_S3_BUCKET_CUSTOMER_KEY"),
+        named(&["Plain"])
+    );
 }
 
 #[test]

@@ -103,7 +103,11 @@ fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
     );
     for env in project.environment_names().unwrap() {
         let rendered = project.render(&env).unwrap();
-        let database = rendered.stacks.iter().find(|s| s.name == "database").unwrap();
+        let database = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "database")
+            .unwrap();
         let template = database.template.to_value();
         let resources = template["Resources"].as_object().unwrap();
         let instances: Vec<_> = resources
@@ -119,7 +123,10 @@ fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
             );
             // MultiAZ is conditionally create-only: replicas deployed without it keep it absent
             // unless the environment turns it on.
-            if instance["Properties"].get("SourceDBInstanceIdentifier").is_some() {
+            if instance["Properties"]
+                .get("SourceDBInstanceIdentifier")
+                .is_some()
+            {
                 assert_eq!(
                     instance["Properties"].get("MultiAZ").is_some(),
                     protected_replicas,
@@ -146,7 +153,11 @@ fn a_notified_queue_key_admits_s3_for_exactly_its_bucket_and_account() {
     for env in ["staging", "prod"] {
         let rendered = project.render(env).unwrap();
         let account = &rendered.environment.settings.account_id;
-        let storage = rendered.stacks.iter().find(|s| s.name == "storage").unwrap();
+        let storage = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "storage")
+            .unwrap();
         let template = storage.template.to_value();
         let resources = &template["Resources"];
         let s3_statements = |key: &str| -> Vec<serde_json::Value> {
@@ -178,7 +189,11 @@ fn a_notified_queue_key_admits_s3_for_exactly_its_bucket_and_account() {
                 resources[queue]["Properties"]["KmsMasterKeyId"],
                 serde_json::json!({"Fn::GetAtt": ["PhotoUploadedQueueKey", "Arn"]})
             );
-            assert!(resources[queue]["Properties"].get("SqsManagedSseEnabled").is_none());
+            assert!(
+                resources[queue]["Properties"]
+                    .get("SqsManagedSseEnabled")
+                    .is_none()
+            );
         }
     }
 }

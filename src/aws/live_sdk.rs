@@ -566,7 +566,9 @@ async fn bucket_logging(
     let call = Call::new("GetBucketLogging");
     match client.get_bucket_logging().bucket(name).send().await {
         Ok(output) => Ok(Observed::Value(
-            output.logging_enabled().map(|l| l.target_bucket().to_owned()),
+            output
+                .logging_enabled()
+                .map(|l| l.target_bucket().to_owned()),
         )),
         Err(err) => unreadable(classify(call, err)),
     }

@@ -74,7 +74,7 @@ pub fn check_monitoring_interval(seconds: u32) -> Result<(), String> {
 /// a retention period that isn't valid, such as 94, Amazon RDS issues an error").
 pub fn check_performance_insights_retention(days: u32) -> Result<(), String> {
     let months = days / 31;
-    if days == 7 || days == 731 || (days % 31 == 0 && (1..=23).contains(&months)) {
+    if days == 7 || days == 731 || (days.is_multiple_of(31) && (1..=23).contains(&months)) {
         Ok(())
     } else {
         Err(format!(
@@ -192,7 +192,12 @@ pub fn build(
                 template,
                 field,
                 KEY,
-                kms::key(ctx, "Performance Insights data of the database", "database", vec![]),
+                kms::key(
+                    ctx,
+                    "Performance Insights data of the database",
+                    "database",
+                    vec![],
+                ),
             ))?;
             Some(get_att(KEY, "Arn"))
         }
@@ -204,32 +209,32 @@ pub fn build(
     };
 
     let mut primary = Resource::new(
-            "AWS::RDS::DBInstance",
-            json!({
-                "Engine": "postgres",
-                "EngineVersion": component.engine_version,
-                "DBInstanceClass": component.instance_class,
-                "AllocatedStorage": component.storage_gb.to_string(),
-                "StorageType": "gp3",
-                "StorageEncrypted": true,
-                "PubliclyAccessible": false,
-                "MultiAZ": component.multi_az,
-                "BackupRetentionPeriod": component.backup_retention_days,
-                "DeletionProtection": component.deletion_protection,
-                // Not ManageMasterUserPassword: RDS refuses read replicas of an instance whose
-                // password it manages (see `master_secret`).
-                "MasterUsername": component.master_username,
-                "MasterUserPassword": master_password_reference(),
-                "DBName": component.database_name,
-                "Port": component.port.to_string(),
-                "DBSubnetGroupName": reference(SUBNET_GROUP),
-                "VPCSecurityGroups": security_groups,
-                "CopyTagsToSnapshot": true,
-                "AutoMinorVersionUpgrade": auto_minor_upgrade,
-                "Tags": ctx.tags(Some("primary")),
-            }),
-        )
-        .lifecycle(Lifecycle::SNAPSHOT);
+        "AWS::RDS::DBInstance",
+        json!({
+            "Engine": "postgres",
+            "EngineVersion": component.engine_version,
+            "DBInstanceClass": component.instance_class,
+            "AllocatedStorage": component.storage_gb.to_string(),
+            "StorageType": "gp3",
+            "StorageEncrypted": true,
+            "PubliclyAccessible": false,
+            "MultiAZ": component.multi_az,
+            "BackupRetentionPeriod": component.backup_retention_days,
+            "DeletionProtection": component.deletion_protection,
+            // Not ManageMasterUserPassword: RDS refuses read replicas of an instance whose
+            // password it manages (see `master_secret`).
+            "MasterUsername": component.master_username,
+            "MasterUserPassword": master_password_reference(),
+            "DBName": component.database_name,
+            "Port": component.port.to_string(),
+            "DBSubnetGroupName": reference(SUBNET_GROUP),
+            "VPCSecurityGroups": security_groups,
+            "CopyTagsToSnapshot": true,
+            "AutoMinorVersionUpgrade": auto_minor_upgrade,
+            "Tags": ctx.tags(Some("primary")),
+        }),
+    )
+    .lifecycle(Lifecycle::SNAPSHOT);
     security.apply(&mut primary);
     one(ctx.add(template, field, PRIMARY, primary))?;
 
@@ -259,20 +264,20 @@ pub fn build(
         // the properties CloudFormation forbids with SourceDBInstanceIdentifier (AWS::RDS::DBInstance,
         // SourceDBInstanceIdentifier: DBName, MasterUsername, MasterUserPassword, BackupRetentionPeriod, ...).
         let mut resource = Resource::new(
-                "AWS::RDS::DBInstance",
-                json!({
-                    "SourceDBInstanceIdentifier": reference(PRIMARY),
-                    "Port": component.port.to_string(),
-                    "DBInstanceClass": component.replicas.instance_class,
-                    "StorageType": "gp3",
-                    "PubliclyAccessible": false,
-                    "VPCSecurityGroups": security_groups,
-                    "CopyTagsToSnapshot": true,
-                    "AutoMinorVersionUpgrade": auto_minor_upgrade,
-                    "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
-                }),
-            )
-            .lifecycle(Lifecycle::DELETE);
+            "AWS::RDS::DBInstance",
+            json!({
+                "SourceDBInstanceIdentifier": reference(PRIMARY),
+                "Port": component.port.to_string(),
+                "DBInstanceClass": component.replicas.instance_class,
+                "StorageType": "gp3",
+                "PubliclyAccessible": false,
+                "VPCSecurityGroups": security_groups,
+                "CopyTagsToSnapshot": true,
+                "AutoMinorVersionUpgrade": auto_minor_upgrade,
+                "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
+            }),
+        )
+        .lifecycle(Lifecycle::DELETE);
         // Only when on: replicas deployed before issue 14 carry neither, and MultiAZ is a
         // conditionally create-only property (AWS::RDS::DBInstance schema), so writing an
         // explicit `false` would plan them as possible replacements for no change.

@@ -48,7 +48,10 @@ mod tests {
             assert_eq!(check_retention(days), Ok(()));
         }
         for days in [0, 2, 31, 366, 10_000] {
-            assert!(check_retention(days).unwrap_err().contains("one of 1, 3"), "{days}");
+            assert!(
+                check_retention(days).unwrap_err().contains("one of 1, 3"),
+                "{days}"
+            );
         }
     }
 }

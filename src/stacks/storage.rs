@@ -193,7 +193,9 @@ pub fn build(
         }
     }
     for (index, queue) in queues.iter().enumerate() {
-        let notifying = senders.get(queue.name.as_str()).map_or(&[][..], Vec::as_slice);
+        let notifying = senders
+            .get(queue.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         if let Err(problem) = build_queue(index, queue, notifying, ctx, template) {
             problems.push(problem);
         }
@@ -201,23 +203,20 @@ pub fn build(
     let queue_names: BTreeMap<&str, &QueueComponent> =
         queues.iter().map(|q| (q.name.as_str(), q)).collect();
     let logging = access_logs.enabled && !buckets.is_empty();
-    if logging {
-        if let Err(mut found) = access_log_bucket(access_logs, buckets, ctx, template) {
-            problems.append(&mut found);
-        }
+    if logging && let Err(mut found) = access_log_bucket(access_logs, buckets, ctx, template) {
+        problems.append(&mut found);
     }
     if buckets
         .iter()
         .any(|b| b.encryption_key == KeyChoice::CustomerManaged)
-    {
-        if let Err(problem) = ctx.add(
+        && let Err(problem) = ctx.add(
             template,
             "buckets",
             BUCKETS_KEY,
             kms::key(ctx, "Objects of the stack's buckets", "buckets", vec![]),
-        ) {
-            problems.push(problem);
-        }
+        )
+    {
+        problems.push(problem);
     }
     for (index, bucket) in buckets.iter().enumerate() {
         if let Err(mut found) = build_bucket(index, bucket, &queue_names, logging, ctx, template) {
@@ -337,7 +336,10 @@ fn build_queue(
                 &key_id,
                 kms::key(
                     ctx,
-                    &format!("Messages of the {} queue and its dead-letter queue", queue.name),
+                    &format!(
+                        "Messages of the {} queue and its dead-letter queue",
+                        queue.name
+                    ),
                     &format!("{}-queue", queue.name),
                     notification_grant(notifying_buckets, ctx),
                 ),

@@ -132,7 +132,8 @@ mod tests {
             monitoring_interval: Some(60),
             performance_insights_enabled: Some(true),
             performance_insights_kms_key_id: Some(
-                "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+                "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                    .into(),
             ),
             performance_insights_retention_period: Some(7),
             iam_database_authentication_enabled: Some(true),
@@ -235,9 +236,18 @@ mod tests {
             [
                 ("MonitoringInterval".to_string(), Severity::Security),
                 ("EnablePerformanceInsights".to_string(), Severity::Security),
-                ("PerformanceInsightsKMSKeyId".to_string(), Severity::Security),
-                ("EnableIAMDatabaseAuthentication".to_string(), Severity::Security),
-                ("EnableCloudwatchLogsExports".to_string(), Severity::Security),
+                (
+                    "PerformanceInsightsKMSKeyId".to_string(),
+                    Severity::Security
+                ),
+                (
+                    "EnableIAMDatabaseAuthentication".to_string(),
+                    Severity::Security
+                ),
+                (
+                    "EnableCloudwatchLogsExports".to_string(),
+                    Severity::Security
+                ),
             ]
         );
     }

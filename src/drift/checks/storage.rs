@@ -285,7 +285,10 @@ mod tests {
         assert_eq!(
             found,
             [
-                ("BucketEncryption.KMSMasterKeyID".to_string(), Severity::Security),
+                (
+                    "BucketEncryption.KMSMasterKeyID".to_string(),
+                    Severity::Security
+                ),
                 (
                     "LoggingConfiguration.DestinationBucketName".to_string(),
                     Severity::Security

@@ -240,11 +240,25 @@ pub fn refusals(plan: &DestroyPlan, rendered: &RenderedEnvironment) -> Vec<Strin
             ));
         }
         for protected in &stack.deletion_protected {
-            // The database component sets it from the environment; anything else from its definition.
-            let how = if protected.resource_type == "AWS::RDS::DBInstance" {
-                format!("Set `database.deletion_protection: false` in {file}")
-            } else {
-                format!("Set its {} to false in its definition", protected.property)
+            // The database and bastion components set it from the environment; anything else from
+            // its definition.
+            let setting = match protected.resource_type.as_str() {
+                "AWS::RDS::DBInstance"
+                    if crate::stacks::database::is_replica(&protected.logical_id) =>
+                {
+                    Some("database.replicas.deletion_protection")
+                }
+                "AWS::RDS::DBInstance" => Some("database.deletion_protection"),
+                "AWS::EC2::Instance"
+                    if protected.logical_id == crate::stacks::bastion::INSTANCE =>
+                {
+                    Some("bastion.termination_protection")
+                }
+                _ => None,
+            };
+            let how = match setting {
+                Some(setting) => format!("Set `{setting}: false` in {file}"),
+                None => format!("Set its {} to false in its definition", protected.property),
             };
             reasons.push(format!(
                 "{} in {} has deletion protection on. {how} and run `strata apply --env {}` first",

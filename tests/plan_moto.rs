@@ -122,7 +122,7 @@ fn a_fresh_environment_plans_every_stack_as_a_creation() {
         .args(["plan", "--env", "dev"])
         .assert()
         .success()
-        .stdout(contains("photofeed-dev-network  create (28 resources)"))
+        .stdout(contains("photofeed-dev-network  create (31 resources)"))
         .stdout(contains("+ AWS::EC2::VPC"))
         .stdout(contains("created after network (it imports their exports)"));
 }

@@ -60,7 +60,9 @@ fn shipped_rule_files_load_sorted_and_parse() {
         [
             "aws",
             "database",
+            "keys",
             "lifecycle",
+            "logging",
             "network",
             "production",
             "storage",
@@ -246,6 +248,113 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             "PROD_RDS_MULTI_AZ",
             "Db",
             primary(json!({"MultiAZ": false})),
+        ),
+        (
+            "RDS_ENHANCED_MONITORING",
+            "Db",
+            primary(json!({"MonitoringInterval": 0})),
+        ),
+        (
+            "RDS_PERFORMANCE_INSIGHTS",
+            "Db",
+            primary(json!({"EnablePerformanceInsights": false})),
+        ),
+        (
+            "RDS_IAM_AUTHENTICATION",
+            "Db",
+            primary(json!({"EnableIAMDatabaseAuthentication": false})),
+        ),
+        (
+            "RDS_POSTGRESQL_LOG_EXPORTS",
+            "Db",
+            primary(json!({"EnableCloudwatchLogsExports": ["postgresql"]})),
+        ),
+        (
+            "PROD_RDS_REPLICA_MULTI_AZ",
+            "Replica",
+            json!({"Resources": {"Replica": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}, "MultiAZ": false, "DeletionProtection": true}}}}),
+        ),
+        (
+            "PROD_RDS_REPLICA_DELETION_PROTECTION",
+            "Replica",
+            json!({"Resources": {"Replica": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}, "MultiAZ": true, "DeletionProtection": false}}}}),
+        ),
+        (
+            "LOG_GROUP_RETENTION",
+            "Logs",
+            json!({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {}}}}),
+        ),
+        (
+            "KMS_KEY_ROTATION",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"EnableKeyRotation": false, "PendingWindowInDays": 30}}}}),
+        ),
+        (
+            "KMS_KEY_DELETION_WINDOW",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"EnableKeyRotation": true, "PendingWindowInDays": 7}}}}),
+        ),
+        (
+            "KMS_KEY_RETAINED",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"EnableKeyRotation": true, "PendingWindowInDays": 30}}}}),
+        ),
+        (
+            "S3_BUCKET_ACCESS_LOGGING",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({}))}}),
+        ),
+        (
+            "S3_ACCESS_LOG_BUCKET",
+            "Logs",
+            json!({"Resources": {
+            "Inbox": bucket(json!({"LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}}})),
+            "Logs": bucket(json!({}))}}),
+        ),
+        (
+            "AWS_S3_ACCESS_LOG_DESTINATION_SSE_S3",
+            "Logs",
+            json!({"Resources": {
+            "Inbox": bucket(json!({"LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}}})),
+            "Logs": bucket(json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}}))}}),
+        ),
+        (
+            "PROD_S3_BUCKET_CUSTOMER_KEY",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}))}}),
+        ),
+        (
+            "PROD_SQS_QUEUE_CUSTOMER_KEY",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}}}}),
+        ),
+        (
+            "EC2_INSTANCE_VOLUMES_ENCRYPTED",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"MetadataOptions": {"HttpTokens": "required"},
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": false}}]}}}}),
+        ),
+        (
+            "PROD_EC2_DETAILED_MONITORING",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"Monitoring": false}}}}),
+        ),
+        (
+            "EC2_VPC_FLOW_LOGS",
+            "Vpc",
+            json!({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}}),
+        ),
+        (
+            "PROD_EC2_TERMINATION_PROTECTION",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"DisableApiTermination": false}}}}),
         ),
         (
             "STATEFUL_DELETION_POLICY_SET",
@@ -591,6 +700,44 @@ fn cross_resource_rules_name_only_the_offending_resource() {
         .find(|f| f.rule == "S3_BUCKET_TLS_ONLY_POLICY")
         .unwrap();
     assert_eq!(tls.property_path, "/Resources/Uncovered");
+}
+
+/// Issue 14's rules that tell a log bucket from the buckets logging into it point at the bucket
+/// that breaks them, never at the others or at `/Resources`.
+#[test]
+fn access_log_rules_name_only_the_offending_bucket() {
+    let sse_s3 = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]});
+    let cmk = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]});
+    let logging = json!({"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "x/"});
+    let template = json!({"Resources": {
+        "Logs": bucket(json!({"BucketEncryption": cmk})),
+        "Keyed": bucket(json!({"BucketEncryption": cmk, "LoggingConfiguration": logging})),
+        "Plain": bucket(json!({"BucketEncryption": sse_s3, "LoggingConfiguration": logging})),
+    }});
+    let ids = |file: &str, rule: &str| -> Vec<Option<String>> {
+        evaluate_file(file, Level::Error, file, &template)
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| f.logical_id)
+            .collect()
+    };
+    let named = |ids: &[&str]| -> Vec<Option<String>> {
+        ids.iter().map(|id| Some(id.to_string())).collect()
+    };
+    assert_eq!(
+        ids("aws", "AWS_S3_ACCESS_LOG_DESTINATION_SSE_S3"),
+        named(&["Logs"])
+    );
+    // The log bucket for its missing expiry; the buckets logging into it for its missing grant.
+    assert_eq!(
+        ids("storage", "S3_ACCESS_LOG_BUCKET"),
+        named(&["Keyed", "Logs", "Plain"])
+    );
+    assert_eq!(
+        ids("production", "PROD_S3_BUCKET_CUSTOMER_KEY"),
+        named(&["Plain"])
+    );
 }
 
 #[test]

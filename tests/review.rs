@@ -292,11 +292,12 @@ fn prod_costs_what_the_price_table_adds_up_to_and_lists_the_price_it_lacks() {
     //   4 Elastic IPs (3 NAT, bastion) 4 x 730 h x $0.005                  =  14.60
     //   BastionInstance t3.micro    730 h x $0.0114                        =   8.322
     //   DatabasePrimary Multi-AZ    200 GB gp3 x $0.127 x 2                =  50.80
-    //   DatabaseReplica1, 2         2 x 200 GB gp3 x $0.127 (their source's storage) = 50.80
+    //   DatabaseReplica1, 2 Multi-AZ 2 x 200 GB gp3 x $0.127 x 2 (their source's storage) = 101.60
     //   DatabaseMasterSecret        $0.40                                  =   0.40
-    //   total 105.12 + 14.60 + 8.322 + 50.80 + 50.80 + 0.40                = 230.042
+    //   BucketsKey, PhotoUploadedQueueKey, FeedFanoutQueueKey 3 x $1.00    =   3.00
+    //   total 105.12 + 14.60 + 8.322 + 50.80 + 101.60 + 0.40 + 3.00        = 283.842
     // db.r6g.large has no price in the table: the three DB instances' hours are listed, not guessed.
-    assert!(close(prod.monthly_usd, 230.042), "{}", prod.monthly_usd);
+    assert!(close(prod.monthly_usd, 283.842), "{}", prod.monthly_usd);
     assert!(close(prod.of("database", "DatabasePrimary"), 50.80));
     let no_price: Vec<(&str, &str)> = prod
         .unknown
@@ -313,11 +314,11 @@ fn prod_costs_what_the_price_table_adds_up_to_and_lists_the_price_it_lacks() {
             ),
             (
                 "DatabaseReplica1",
-                "no price for db.r6g.large (postgres, Single-AZ)"
+                "no price for db.r6g.large (postgres, Multi-AZ)"
             ),
             (
                 "DatabaseReplica2",
-                "no price for db.r6g.large (postgres, Single-AZ)"
+                "no price for db.r6g.large (postgres, Multi-AZ)"
             ),
         ]
     );

@@ -61,7 +61,12 @@ fn shipped_environments_differ_where_the_design_says() {
     for env in ["dev", "staging", "prod"] {
         assert_eq!(count(env, "network", "AWS::EC2::Subnet"), 6);
         assert_eq!(count(env, "network", "AWS::EC2::SecurityGroup"), 3);
-        assert_eq!(count(env, "storage", "AWS::S3::Bucket"), 2);
+        assert_eq!(
+            count(env, "storage", "AWS::S3::Bucket"),
+            3,
+            "inbox, photos and the access log bucket"
+        );
+        assert_eq!(count(env, "network", "AWS::EC2::FlowLog"), 1);
         assert_eq!(
             count(env, "storage", "AWS::SQS::Queue"),
             4,
@@ -71,6 +76,126 @@ fn shipped_environments_differ_where_the_design_says() {
     // Primary plus replicas.
     assert_eq!(count("dev", "database", "AWS::RDS::DBInstance"), 2);
     assert_eq!(count("prod", "database", "AWS::RDS::DBInstance"), 3);
+    // Customer-managed keys: none in dev; in staging and prod one for the buckets and one per
+    // queue. Performance Insights stays on aws/rds everywhere (production.guard says why).
+    assert_eq!(count("dev", "storage", "AWS::KMS::Key"), 0);
+    for env in ["dev", "staging", "prod"] {
+        assert_eq!(count(env, "database", "AWS::KMS::Key"), 0);
+    }
+    for env in ["staging", "prod"] {
+        assert_eq!(count(env, "storage", "AWS::KMS::Key"), 3);
+    }
+}
+
+/// Issue 14. Every DB instance exports both PostgreSQL logs ("RDS for PostgreSQL - postgresql |
+/// upgrade", RDS API reference, CloudwatchLogsExportConfiguration) and carries no
+/// DBInstanceIdentifier: the property is create-only in the AWS::RDS::DBInstance schema, so adding
+/// it to instances deployed without one would replace them (the catalog predicts it).
+#[test]
+fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
+    let project = project();
+    let rds = strata::catalog::catalog()
+        .get("AWS::RDS::DBInstance")
+        .unwrap();
+    assert_eq!(
+        rds.replacement(&[strata::catalog::Segment::Key("DBInstanceIdentifier".into())]),
+        strata::catalog::Replacement::Always
+    );
+    for env in project.environment_names().unwrap() {
+        let rendered = project.render(&env).unwrap();
+        let database = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "database")
+            .unwrap();
+        let template = database.template.to_value();
+        let resources = template["Resources"].as_object().unwrap();
+        let instances: Vec<_> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::RDS::DBInstance")
+            .collect();
+        assert!(!instances.is_empty());
+        let protected_replicas = rendered.environment.settings.database.replicas.multi_az;
+        for (id, instance) in instances {
+            assert!(
+                instance["Properties"].get("DBInstanceIdentifier").is_none(),
+                "{env} {id}"
+            );
+            // MultiAZ is conditionally create-only: replicas deployed without it keep it absent
+            // unless the environment turns it on.
+            if instance["Properties"]
+                .get("SourceDBInstanceIdentifier")
+                .is_some()
+            {
+                assert_eq!(
+                    instance["Properties"].get("MultiAZ").is_some(),
+                    protected_replicas,
+                    "{env} {id}"
+                );
+            }
+            assert_eq!(
+                instance["Properties"]["EnableCloudwatchLogsExports"],
+                serde_json::json!(["postgresql", "upgrade"]),
+                "{env} {id}"
+            );
+        }
+    }
+}
+
+/// Issue 14. S3 User Guide, Walkthrough: Configuring a bucket for notifications, and SQS Developer
+/// Guide, Enable compatibility between event sources from AWS services and encrypted queues: with a
+/// customer-managed key on the queue, S3 needs kms:GenerateDataKey and kms:Decrypt on the key or
+/// notifications are silently not delivered. The key policy admits exactly the notifying bucket of
+/// this account, and a queue no bucket notifies admits nobody.
+#[test]
+fn a_notified_queue_key_admits_s3_for_exactly_its_bucket_and_account() {
+    let project = project();
+    for env in ["staging", "prod"] {
+        let rendered = project.render(env).unwrap();
+        let account = &rendered.environment.settings.account_id;
+        let storage = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "storage")
+            .unwrap();
+        let template = storage.template.to_value();
+        let resources = &template["Resources"];
+        let s3_statements = |key: &str| -> Vec<serde_json::Value> {
+            resources[key]["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Principal"]["Service"] == "s3.amazonaws.com")
+                .cloned()
+                .collect()
+        };
+        let admitted = s3_statements("PhotoUploadedQueueKey");
+        assert_eq!(admitted.len(), 1, "{env}");
+        assert_eq!(
+            admitted[0]["Action"],
+            serde_json::json!(["kms:GenerateDataKey", "kms:Decrypt"])
+        );
+        assert_eq!(
+            admitted[0]["Condition"]["ArnLike"]["aws:SourceArn"],
+            serde_json::json!([{"Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::photofeed-{env}-inbox-{account}")}])
+        );
+        assert_eq!(
+            admitted[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            account.as_str()
+        );
+        assert!(s3_statements("FeedFanoutQueueKey").is_empty(), "{env}");
+        for queue in ["PhotoUploadedQueue", "PhotoUploadedDeadLetterQueue"] {
+            assert_eq!(
+                resources[queue]["Properties"]["KmsMasterKeyId"],
+                serde_json::json!({"Fn::GetAtt": ["PhotoUploadedQueueKey", "Arn"]})
+            );
+            assert!(
+                resources[queue]["Properties"]
+                    .get("SqsManagedSseEnabled")
+                    .is_none()
+            );
+        }
+    }
 }
 
 /// cfn-lint's W3691 on a PostgreSQL major version alone (`EngineVersion: "17"`), which is a false
@@ -172,8 +297,8 @@ fn buckets_and_secrets_are_kept_unless_their_own_creation_rolls_back() {
     let buckets = rendered_resources("AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
-        6,
-        "two buckets in each of three environments"
+        9,
+        "two buckets and the access log bucket in each of three environments"
     );
     let secrets = rendered_resources("AWS::SecretsManager::Secret");
     assert_eq!(secrets.len(), 3, "one master secret per environment");

@@ -438,6 +438,10 @@ fn instance(instance: &ec2::Instance) -> Result<Instance, AwsError> {
             .and_then(|m| m.http_tokens())
             .map(|t| t.as_str().to_owned()),
         public_ip: owned(instance.public_ip_address()),
+        monitoring: instance
+            .monitoring()
+            .and_then(|m| m.state())
+            .map(|state| state.as_str().to_owned()),
     })
 }
 
@@ -467,6 +471,12 @@ fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<DbInstance, AwsErr
             .collect(),
         port: db.endpoint().and_then(|e| e.port()),
         endpoint_address: db.endpoint().and_then(|e| owned(e.address())),
+        monitoring_interval: db.monitoring_interval(),
+        performance_insights_enabled: db.performance_insights_enabled(),
+        performance_insights_kms_key_id: owned(db.performance_insights_kms_key_id()),
+        performance_insights_retention_period: db.performance_insights_retention_period(),
+        iam_database_authentication_enabled: db.iam_database_authentication_enabled(),
+        enabled_cloudwatch_logs_exports: db.enabled_cloudwatch_logs_exports().to_vec(),
     })
 }
 
@@ -500,16 +510,18 @@ async fn bucket(client: &aws_sdk_s3::Client, name: String) -> Result<Option<Buck
         }
         return Err(classify(call, err));
     }
-    let (encryption, versioning, public_access_block) = tokio::try_join!(
+    let (encryption, versioning, public_access_block, logging) = tokio::try_join!(
         bucket_encryption(client, &name),
         bucket_versioning(client, &name),
         public_access_block(client, &name),
+        bucket_logging(client, &name),
     )?;
     Ok(Some(Bucket {
         name,
         encryption,
         versioning,
         public_access_block,
+        logging,
     }))
 }
 
@@ -543,6 +555,22 @@ async fn bucket_encryption(
                 unreadable(err)
             }
         }
+    }
+}
+
+/// GetBucketLogging answers an empty `BucketLoggingStatus` when logging is off.
+async fn bucket_logging(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Observed<Option<String>>, AwsError> {
+    let call = Call::new("GetBucketLogging");
+    match client.get_bucket_logging().bucket(name).send().await {
+        Ok(output) => Ok(Observed::Value(
+            output
+                .logging_enabled()
+                .map(|l| l.target_bucket().to_owned()),
+        )),
+        Err(err) => unreadable(classify(call, err)),
     }
 }
 

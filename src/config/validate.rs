@@ -4,7 +4,7 @@ use crate::cidr;
 use crate::config::{Environment, RESERVED_TAGS};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::naming;
-use crate::stacks::{bastion, database, storage};
+use crate::stacks::{bastion, database, log_group, storage};
 
 pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
     let mut found = Diagnostics::default();
@@ -60,6 +60,11 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
             .map_err(|e| e.to_string()),
         );
     }
+
+    check(
+        "network.flow_log_retention_days",
+        log_group::check_retention(network.flow_log_retention_days),
+    );
 
     let db = &s.database;
     check(
@@ -122,6 +127,23 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
         master_username(&db.master_username),
     );
     check("database.name", database_name(&db.name));
+    check(
+        "database.monitoring_interval_seconds",
+        database::check_monitoring_interval(db.monitoring_interval_seconds),
+    );
+    check(
+        "database.performance_insights_retention_days",
+        database::check_performance_insights_retention(db.performance_insights_retention_days),
+    );
+
+    check(
+        "buckets.access_log_retention_days",
+        at_least(
+            s.buckets.access_log_retention_days,
+            1,
+            "the log bucket expires access logs after this many days",
+        ),
+    );
 
     let bastion = &s.bastion;
     if let Err((field, message)) = bastion::choose_image(&bastion.instance_type, &bastion.image) {

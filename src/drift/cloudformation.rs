@@ -442,6 +442,7 @@ mod tests {
                     block_public_policy: true,
                     restrict_public_buckets: true,
                 }),
+                logging: Observed::Value(None),
             },
         );
         let fanout_dlq =

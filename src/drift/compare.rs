@@ -53,6 +53,7 @@ pub struct LiveAttributes<'a> {
     pub physical_ids: &'a BTreeMap<String, String>,
     pub live: &'a LiveState,
     pub region: &'a str,
+    pub account_id: &'a str,
 }
 
 impl AttributeSource for LiveAttributes<'_> {
@@ -63,6 +64,15 @@ impl AttributeSource for LiveAttributes<'_> {
         // The schema's primary identifier is what CloudFormation reports as the physical id.
         if known.primary_identifier == [attribute] {
             return Some(physical.clone());
+        }
+        // A key's ARN is built from its id, the physical id (AWS::KMS::Key, Fn::GetAtt Arn:
+        // "arn:aws:kms:us-west-2:123456789012:key/1234abcd-..."); no live read needed.
+        if resource_type == "AWS::KMS::Key" && attribute == "Arn" {
+            let partition = crate::drift::resolve::partition(self.region);
+            return Some(format!(
+                "arn:{partition}:kms:{}:{}:key/{physical}",
+                self.region, self.account_id
+            ));
         }
         let live = self.live;
         match (known.drift?, attribute) {
@@ -120,6 +130,7 @@ fn with_resolvers<'a>(
             physical_ids: &physical_ids,
             live,
             region: &inputs.region,
+            account_id: &inputs.account_id,
         };
         let no_parameters = BTreeMap::new();
         let resolver = Resolver {

@@ -3,6 +3,8 @@
 
 pub mod bastion;
 pub mod database;
+pub mod kms;
+pub mod log_group;
 pub mod network;
 pub mod raw;
 pub mod storage;
@@ -35,6 +37,9 @@ pub struct StackDefinition {
     pub queues: Vec<storage::QueueComponent>,
     #[serde(default)]
     pub buckets: Vec<storage::BucketComponent>,
+    /// Where this stack's buckets write their server access logs (a log bucket of the stack).
+    #[serde(default)]
+    pub access_logs: storage::AccessLogs,
     /// Plain CloudFormation resources (logical id -> `Type`, `Properties`, ...) for what no
     /// component covers; rendered as written after the components.
     #[serde(default)]
@@ -242,6 +247,20 @@ impl StackContext<'_> {
     }
 }
 
+/// The trust policy of a role that the AWS service `service` (`ec2.amazonaws.com`) assumes,
+/// with `condition` (aws:SourceAccount, aws:SourceArn) narrowing who may act through it.
+pub fn service_trust_policy(service: &str, condition: Option<Value>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(condition) = condition {
+        statement["Condition"] = condition;
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
 /// Builds the template of one stack. Components are placed in a fixed order so a stack holding
 /// several of them can refer to the outputs of the earlier ones.
 pub fn build(
@@ -267,7 +286,13 @@ pub fn build(
     if let Some(component) = &definition.bastion {
         bastion::build(component, ctx, &mut template)?;
     }
-    storage::build(&definition.queues, &definition.buckets, ctx, &mut template)?;
+    storage::build(
+        &definition.queues,
+        &definition.buckets,
+        &definition.access_logs,
+        ctx,
+        &mut template,
+    )?;
     raw::build(
         &definition.resources,
         &definition.outputs,

@@ -7,11 +7,12 @@ use std::ops::RangeInclusive;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::KeyChoice;
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::{self, pascal_case};
-use crate::stacks::StackContext;
+use crate::stacks::{StackContext, kms};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,42 @@ pub struct QueueComponent {
     /// How long the dead-letter queue keeps messages for inspection (default: the SQS maximum).
     #[serde(default = "default_dead_letter_retention")]
     pub dead_letter_retention_seconds: u32,
+    /// SSE-SQS (`aws_managed`, the default) or a KMS key of the stack for the queue and its
+    /// dead-letter queue (`customer_managed`).
+    #[serde(default = "aws_managed")]
+    pub encryption_key: KeyChoice,
+}
+
+fn aws_managed() -> KeyChoice {
+    KeyChoice::AwsManaged
+}
+
+/// Server access logging of a stack's buckets: on unless switched off, into a log bucket of the
+/// stack that keeps the logs `retention_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogs {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default = "default_access_log_retention")]
+    pub retention_days: u32,
+}
+
+impl Default for AccessLogs {
+    fn default() -> Self {
+        AccessLogs {
+            enabled: true,
+            retention_days: default_access_log_retention(),
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn default_access_log_retention() -> u32 {
+    365
 }
 
 fn default_max_receive_count() -> u32 {
@@ -48,6 +85,10 @@ pub struct BucketComponent {
     /// Queues told about object events.
     #[serde(default)]
     pub notify: Vec<Notification>,
+    /// SSE-S3 (`aws_managed`, the default) or SSE-KMS with a key of the stack shared by its
+    /// buckets (`customer_managed`).
+    #[serde(default = "aws_managed")]
+    pub encryption_key: KeyChoice,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,9 +152,17 @@ pub fn bucket_id(purpose: &str) -> String {
     format!("{}Bucket", pascal_case(purpose))
 }
 
+pub const ACCESS_LOG_BUCKET: &str = "AccessLogBucket";
+const BUCKETS_KEY: &str = "BucketsKey";
+
+fn queue_key_id(name: &str) -> String {
+    format!("{}QueueKey", pascal_case(name))
+}
+
 pub fn build(
     queues: &[QueueComponent],
     buckets: &[BucketComponent],
+    access_logs: &AccessLogs,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -132,29 +181,52 @@ pub fn build(
         ctx,
         &mut problems,
     );
+    // Which buckets notify each queue: one queue policy (and, for a queue under a key of the
+    // stack, one key policy statement) admits exactly those buckets.
+    let mut senders: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for bucket in buckets {
+        for notification in &bucket.notify {
+            let names = senders.entry(notification.queue.as_str()).or_default();
+            names.push(bucket_name(ctx, bucket));
+            names.sort();
+            names.dedup();
+        }
+    }
     for (index, queue) in queues.iter().enumerate() {
-        if let Err(problem) = build_queue(index, queue, ctx, template) {
+        let notifying = senders
+            .get(queue.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        if let Err(problem) = build_queue(index, queue, notifying, ctx, template) {
             problems.push(problem);
         }
     }
     let queue_names: BTreeMap<&str, &QueueComponent> =
         queues.iter().map(|q| (q.name.as_str(), q)).collect();
-    // Which buckets notify each queue: one policy per queue admits exactly those buckets.
-    let mut senders: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let logging = access_logs.enabled && !buckets.is_empty();
+    if logging && let Err(mut found) = access_log_bucket(access_logs, buckets, ctx, template) {
+        problems.append(&mut found);
+    }
+    if buckets
+        .iter()
+        .any(|b| b.encryption_key == KeyChoice::CustomerManaged)
+        && let Err(problem) = ctx.add(
+            template,
+            "buckets",
+            BUCKETS_KEY,
+            kms::key(ctx, "Objects of the stack's buckets", "buckets", vec![]),
+        )
+    {
+        problems.push(problem);
+    }
     for (index, bucket) in buckets.iter().enumerate() {
-        match build_bucket(index, bucket, &queue_names, ctx, template) {
-            Ok(()) => {
-                for notification in &bucket.notify {
-                    senders
-                        .entry(notification.queue.as_str())
-                        .or_default()
-                        .push(bucket_name(ctx, bucket));
-                }
-            }
-            Err(mut found) => problems.append(&mut found),
+        if let Err(mut found) = build_bucket(index, bucket, &queue_names, logging, ctx, template) {
+            problems.append(&mut found);
         }
     }
     for (queue, buckets) in senders {
+        if !queue_names.contains_key(queue) {
+            continue; // reported by build_bucket
+        }
         if let Err(problem) = queue_policy(queue, &buckets, ctx, template) {
             problems.push(problem);
         }
@@ -193,6 +265,7 @@ fn queue_name(ctx: &StackContext, queue: &QueueComponent, suffix: &str) -> Strin
 fn build_queue(
     index: usize,
     queue: &QueueComponent,
+    notifying_buckets: &[String],
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
@@ -233,14 +306,12 @@ fn build_queue(
     let mut dead_letter = json!({
         "QueueName": dead_letter_name,
         "MessageRetentionPeriod": queue.dead_letter_retention_seconds,
-        "SqsManagedSseEnabled": true,
         "Tags": ctx.tags(Some(&format!("{}-dlq", queue.name))),
     });
     let mut main = json!({
         "QueueName": name,
         "VisibilityTimeout": queue.visibility_timeout_seconds,
         "MessageRetentionPeriod": queue.message_retention_seconds,
-        "SqsManagedSseEnabled": true,
         "RedrivePolicy": {
             "deadLetterTargetArn": get_att(&dead_letter_id, "Arn"),
             "maxReceiveCount": queue.max_receive_count,
@@ -250,6 +321,35 @@ fn build_queue(
     if queue.fifo {
         dead_letter["FifoQueue"] = json!(true);
         main["FifoQueue"] = json!(true);
+    }
+    match queue.encryption_key {
+        KeyChoice::AwsManaged => {
+            for properties in [&mut dead_letter, &mut main] {
+                properties["SqsManagedSseEnabled"] = json!(true);
+            }
+        }
+        KeyChoice::CustomerManaged => {
+            let key_id = queue_key_id(&queue.name);
+            ctx.add(
+                template,
+                &field,
+                &key_id,
+                kms::key(
+                    ctx,
+                    &format!(
+                        "Messages of the {} queue and its dead-letter queue",
+                        queue.name
+                    ),
+                    &format!("{}-queue", queue.name),
+                    notification_grant(notifying_buckets, ctx),
+                ),
+            )?;
+            // "KmsMasterKeyId: The ID of an AWS managed customer master key (CMK) for Amazon SQS
+            // or a custom CMK" (AWS::SQS::Queue); SSE-SQS and SSE-KMS exclude each other.
+            for properties in [&mut dead_letter, &mut main] {
+                properties["KmsMasterKeyId"] = get_att(&key_id, "Arn");
+            }
+        }
     }
     // Messages are work in flight, not records: a replaced queue starts empty on purpose.
     ctx.add(
@@ -306,6 +406,7 @@ fn build_bucket(
     index: usize,
     bucket: &BucketComponent,
     queues: &BTreeMap<&str, &QueueComponent>,
+    logging: bool,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -316,24 +417,22 @@ fn build_bucket(
         .map_err(|m| ctx.diagnostic(&format!("{field}.purpose"), m)))?;
     let id = bucket_id(&bucket.purpose);
 
-    let mut properties = json!({
-        "BucketName": name,
-        "BucketEncryption": {
-            "ServerSideEncryptionConfiguration": [{
-                "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" },
-                "BucketKeyEnabled": true,
-            }],
-        },
-        "VersioningConfiguration": { "Status": "Enabled" },
-        "PublicAccessBlockConfiguration": {
-            "BlockPublicAcls": true,
-            "BlockPublicPolicy": true,
-            "IgnorePublicAcls": true,
-            "RestrictPublicBuckets": true,
-        },
-        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-        "Tags": ctx.tags(Some(&bucket.purpose)),
-    });
+    let encryption = match bucket.encryption_key {
+        KeyChoice::AwsManaged => json!({ "SSEAlgorithm": "AES256" }),
+        KeyChoice::CustomerManaged => json!({
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": get_att(BUCKETS_KEY, "Arn"),
+        }),
+    };
+    let mut properties = private_bucket(&name, encryption, ctx.tags(Some(&bucket.purpose)));
+    if logging {
+        // AWS::S3::Bucket LoggingConfiguration: DestinationBucketName "the name of the bucket where
+        // Amazon S3 should store server access log files"; one prefix per source bucket.
+        properties["LoggingConfiguration"] = json!({
+            "DestinationBucketName": reference(ACCESS_LOG_BUCKET),
+            "LogFilePrefix": format!("{}/", bucket.purpose),
+        });
+    }
     let rules = lifecycle_rules(&field, &bucket.lifecycle, ctx)?;
     if !rules.is_empty() {
         properties["LifecycleConfiguration"] = json!({ "Rules": rules });
@@ -400,23 +499,7 @@ fn build_bucket(
         template,
         &field,
         &format!("{id}Policy"),
-        Resource::new(
-            "AWS::S3::BucketPolicy",
-            json!({
-                "Bucket": reference(&id),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [get_att(&id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))],
-                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-                    }],
-                },
-            }),
-        ),
+        bucket_policy(&id, vec![]),
     ))?;
 
     let base = pascal_case(&bucket.purpose);
@@ -440,6 +523,162 @@ fn build_bucket(
         ))?;
     }
     Ok(())
+}
+
+/// Encrypted (`encryption` is the `ServerSideEncryptionByDefault`), versioned, all four public
+/// access blocks on, ACLs disabled (bucket owner enforced).
+fn private_bucket(name: &str, encryption: Value, tags: Value) -> Value {
+    json!({
+        "BucketName": name,
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": encryption,
+                "BucketKeyEnabled": true,
+            }],
+        },
+        "VersioningConfiguration": { "Status": "Enabled" },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        },
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+        "Tags": tags,
+    })
+}
+
+/// The bucket's policy: TLS only, plus `grants`.
+fn bucket_policy(id: &str, grants: Vec<Value>) -> Resource {
+    let mut statements = vec![json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [get_att(id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+    })];
+    statements.extend(grants);
+    Resource::new(
+        "AWS::S3::BucketPolicy",
+        json!({
+            "Bucket": reference(id),
+            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+        }),
+    )
+}
+
+/// The stack's access log bucket, into which its other buckets log.
+///
+/// S3 User Guide, Enabling Amazon S3 server access logging: the destination bucket must be in the
+/// same Region and account; "You can use default bucket encryption on the destination bucket only
+/// if you use server-side encryption with Amazon S3 managed keys (SSE-S3)" (so SSE-S3 here whatever
+/// the environment's key choice); S3 buckets with Object Lock can't be destinations (S3 User Guide,
+/// Object Lock considerations), so no Object Lock. With ACLs disabled (bucket owner enforced), log
+/// delivery is granted by the bucket policy to the logging service principal
+/// `logging.s3.amazonaws.com`, limited with `aws:SourceArn` to the source buckets and
+/// `aws:SourceAccount` to the account (S3 User Guide, Permissions for log delivery).
+fn access_log_bucket(
+    access_logs: &AccessLogs,
+    buckets: &[BucketComponent],
+    ctx: &StackContext,
+    template: &mut Template,
+) -> Result<(), Vec<Diagnostic>> {
+    let field = "access_logs";
+    let one = |result: Result<(), Diagnostic>| result.map_err(|d| vec![d]);
+    if access_logs.retention_days == 0 {
+        return Err(vec![ctx.diagnostic(
+            "access_logs.retention_days",
+            "is 0, must be at least 1 (days the log bucket keeps access logs)",
+        )]);
+    }
+    let name = naming::bucket_name(
+        ctx.project(),
+        &ctx.environment.name,
+        &format!("{}-access-logs", ctx.stack),
+        ctx.account_id(),
+    );
+    one(naming::check_bucket_name(&name).map_err(|m| ctx.diagnostic(field, m)))?;
+    // It does not log itself: its own log deliveries would be logged again, without end (S3 User
+    // Guide, Enabling Amazon S3 server access logging); policies/storage.guard accepts a bucket
+    // without LoggingConfiguration only as another bucket's destination.
+    let mut properties = private_bucket(
+        &name,
+        json!({ "SSEAlgorithm": "AES256" }),
+        ctx.tags(Some("access-logs")),
+    );
+    properties["LifecycleConfiguration"] = json!({ "Rules": [{
+        "Id": "expire-access-logs",
+        "Status": "Enabled",
+        "ExpirationInDays": access_logs.retention_days,
+        "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 },
+    }]});
+    one(ctx.add(
+        template,
+        field,
+        ACCESS_LOG_BUCKET,
+        Resource::new("AWS::S3::Bucket", properties).lifecycle(Lifecycle::KEEP),
+    ))?;
+    let mut sources: Vec<String> = buckets.iter().map(|b| bucket_name(ctx, b)).collect();
+    sources.sort();
+    let delivery = json!({
+        "Sid": "AllowServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": sub(&format!("${{{ACCESS_LOG_BUCKET}.Arn}}/*")),
+        "Condition": from_buckets_of_this_account(&sources, ctx),
+    });
+    one(ctx.add(
+        template,
+        field,
+        &format!("{ACCESS_LOG_BUCKET}Policy"),
+        bucket_policy(ACCESS_LOG_BUCKET, vec![delivery]),
+    ))?;
+    one(ctx.add_output(
+        template,
+        field,
+        "AccessLogBucketName",
+        ctx.exported(
+            "Name of the bucket with the server access logs of this stack's buckets",
+            reference(ACCESS_LOG_BUCKET),
+            "AccessLogBucketName",
+        ),
+    ))
+}
+
+/// The key policy statement without which S3 cannot send notifications to a queue encrypted with
+/// a customer-managed key: "If you turn on server-side encryption for the queue ... you must give
+/// the Amazon S3 service principal `kms:GenerateDataKey` and `kms:Decrypt` permissions" on the key,
+/// otherwise the notifications are not delivered (S3 User Guide, Walkthrough: Configuring a bucket
+/// for notifications, and SQS Developer Guide, Enable compatibility between event sources from
+/// AWS services and encrypted queues). Limited to exactly the notifying buckets of this account.
+fn notification_grant(notifying_buckets: &[String], ctx: &StackContext) -> Vec<Value> {
+    if notifying_buckets.is_empty() {
+        return vec![];
+    }
+    vec![json!({
+        "Sid": "AllowBucketNotificationsToEncryptedQueue",
+        "Effect": "Allow",
+        "Principal": { "Service": "s3.amazonaws.com" },
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": from_buckets_of_this_account(notifying_buckets, ctx),
+    })]
+}
+
+/// A policy condition admitting a service acting for exactly the named buckets of this account
+/// (IAM User Guide, The confused deputy problem: aws:SourceArn and aws:SourceAccount).
+fn from_buckets_of_this_account(bucket_names: &[String], ctx: &StackContext) -> Value {
+    let sources: Vec<Value> = bucket_names
+        .iter()
+        .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
+        .collect();
+    json!({
+        "ArnLike": { "aws:SourceArn": sources },
+        "StringEquals": { "aws:SourceAccount": ctx.account_id() },
+    })
 }
 
 fn with_filter(mut configuration: Value, notification: &Notification) -> Value {
@@ -507,13 +746,6 @@ fn queue_policy(
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
-    let mut buckets = buckets.to_vec();
-    buckets.sort();
-    buckets.dedup();
-    let sources: Vec<Value> = buckets
-        .iter()
-        .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
-        .collect();
     let id = queue_id(queue);
     ctx.add(
         template,
@@ -531,10 +763,7 @@ fn queue_policy(
                         "Principal": { "Service": "s3.amazonaws.com" },
                         "Action": "sqs:SendMessage",
                         "Resource": get_att(&id, "Arn"),
-                        "Condition": {
-                            "ArnLike": { "aws:SourceArn": sources },
-                            "StringEquals": { "aws:SourceAccount": ctx.account_id() },
-                        },
+                        "Condition": from_buckets_of_this_account(buckets, ctx),
                     }],
                 },
             }),

@@ -67,6 +67,7 @@ pub fn verdict(case: &Case, physical_id: &str) -> Verdict {
         physical_ids: &physical_ids,
         live: &case.live,
         region: "eu-west-1",
+        account_id: "111111111111",
     };
     let resolver = Resolver {
         stack_name: "app-dev-stack",

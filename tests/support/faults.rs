@@ -274,7 +274,13 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
                 return Ok(());
             }
             None => {
-                let answer = forward(&request, state.upstream)?;
+                let mut answer = forward(&request, state.upstream)?;
+                let faulted = call
+                    .as_ref()
+                    .is_some_and(|c| state.faults.services.contains(&c.service.as_str()));
+                if !faulted {
+                    not_implemented_as_501(&mut answer);
+                }
                 std::thread::sleep(state.faults.answer_delay);
                 writer.write_all(&answer.to_bytes(request.wants_close()))?;
                 if request.wants_close() {
@@ -569,6 +575,20 @@ impl Answer {
         );
         bytes.extend_from_slice(&self.body);
         bytes
+    }
+}
+
+/// moto answers an action it does not implement (RDS DescribeDBEngineVersions, MOTO_NOTES section 9) with an HTML
+/// `500 Internal Server Error`, which the SDK's standard retry mode takes for a transient server error and retries
+/// with exponential backoff: seconds of sleep per call, in every plan of these retry-enabled runs, for a
+/// condition that never passes. An alignment step for the services this proxy does not fault: such an answer is
+/// relayed as what it means, `501 Not Implemented` (RFC 9110, 15.6.2: the server "does not support the
+/// functionality required to fulfill the request"), which the SDK does not retry; body and headers unchanged, so
+/// strata still sees an HTML answer from an endpoint without the API and says the check did not run.
+fn not_implemented_as_501(answer: &mut Answer) {
+    let html = header(&answer.headers, "content-type").is_some_and(|t| t.contains("text/html"));
+    if html && answer.status_line.split_whitespace().nth(1) == Some("500") {
+        answer.status_line = "HTTP/1.1 501 Not Implemented".to_owned();
     }
 }
 

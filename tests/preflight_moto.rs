@@ -60,6 +60,15 @@ fn change_sets(moto: &Moto, fixture: &Fixture) -> Vec<String> {
     })
 }
 
+/// Clients of the moto server in us-west-2, another region than the environment's.
+async fn oregon(moto: &Moto) -> strata::aws::AwsClients {
+    let settings = strata::aws::AwsSettings {
+        region: "us-west-2".into(),
+        ..support::settings(&moto.endpoint_url())
+    };
+    strata::aws::AwsClients::load(&settings).await
+}
+
 fn bucket_names(fixture: &Fixture) -> Vec<String> {
     let rendered = Project::open(fixture.root())
         .unwrap()
@@ -135,11 +144,7 @@ fn a_bucket_name_taken_elsewhere_stops_the_plan_and_a_free_one_plans() {
     // The first bucket's name exists already in another region (moto answers HeadBucket 200 with
     // `x-amz-bucket-region: us-west-2`): CreateBucket in eu-west-1 could not take it.
     block(async {
-        let oregon = strata::aws::AwsSettings {
-            region: "us-west-2".into(),
-            ..support::settings(&moto.endpoint_url())
-        };
-        let clients = strata::aws::AwsClients::load(&oregon).await;
+        let clients = oregon(&moto).await;
         clients
             .s3
             .create_bucket()
@@ -167,11 +172,7 @@ fn a_bucket_name_taken_elsewhere_stops_the_plan_and_a_free_one_plans() {
 
     // The second bucket's name belongs to another account: S3 answers 403 (from the proxy, see above).
     block(async {
-        let oregon = strata::aws::AwsSettings {
-            region: "us-west-2".into(),
-            ..support::settings(&moto.endpoint_url())
-        };
-        let clients = strata::aws::AwsClients::load(&oregon).await;
+        let clients = oregon(&moto).await;
         clients
             .s3
             .delete_bucket()

@@ -39,6 +39,15 @@ impl Copy {
         std::fs::write(&path, text.replacen(from, to, 1)).expect("write fixture");
     }
 
+    /// dev's replica count from `from` to `to`.
+    fn replicas(&self, from: u32, to: u32) {
+        self.edit(
+            "environments/dev.yaml",
+            &format!("  replicas:\n    count: {from}"),
+            &format!("  replicas:\n    count: {to}"),
+        );
+    }
+
     fn render(&self) -> RenderedEnvironment {
         Project::open(self.dir.path())
             .and_then(|project| project.render("dev"))
@@ -148,11 +157,7 @@ async fn replica_count_and_instance_replacement_each_apply_in_one_go() {
     let one_reader = output(&fake, DATABASE, "ReaderEndpoints").await;
 
     // 1 -> 2 replicas: the reader list changes; the bastion learns it once the database has applied.
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 1",
-        "  replicas:\n    count: 2",
-    );
+    project.replicas(1, 2);
     let rendered = project.render();
     let (planned, report) = apply(&fake, &rendered, &[]).await;
     let database = stack(&planned, "database");
@@ -208,11 +213,7 @@ async fn replica_count_and_instance_replacement_each_apply_in_one_go() {
     assert_no_changes(&fake, &rendered).await;
 
     // 2 -> 1: the second replica goes, and the bastion stops forwarding to it, again in one apply.
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 2",
-        "  replicas:\n    count: 1",
-    );
+    project.replicas(2, 1);
     let rendered = project.render();
     let (_, report) = apply(&fake, &rendered, &[]).await;
     assert_all_applied(&report);
@@ -296,11 +297,7 @@ async fn with_endpoints_as_exports_the_same_change_fails() {
     let (_, report) = apply(&fake, &old_design(project.render()), &[]).await;
     assert_all_applied(&report);
 
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 1",
-        "  replicas:\n    count: 2",
-    );
+    project.replicas(1, 2);
     let (_, report) = apply(&fake, &old_design(project.render()), &[]).await;
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "database") else {
         panic!("the database update must fail: {report:?}");
@@ -326,11 +323,7 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
     let (_, report) = apply(&fake, &project.render(), &[]).await;
     assert_all_applied(&report);
 
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 1",
-        "  replicas:\n    count: 2",
-    );
+    project.replicas(1, 2);
     let rendered = project.render();
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
@@ -351,11 +344,7 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
     assert_no_changes(&fake, &rendered).await;
 
     // A saved plan whose upstream changed under it is stale, parameters or not.
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 2",
-        "  replicas:\n    count: 1",
-    );
+    project.replicas(2, 1);
     let rendered = project.render();
     let stale = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
@@ -442,11 +431,7 @@ async fn a_plan_whose_image_the_region_lacks_stops_before_any_change_set() {
     assert_all_applied(&report);
     let calls_before = fake.calls().len();
 
-    project.edit(
-        "environments/dev.yaml",
-        "  replicas:\n    count: 1",
-        "  replicas:\n    count: 2",
-    );
+    project.replicas(1, 2);
     let facts = FixedFacts {
         images: Vec::new(),
         ..FixedFacts::default()

@@ -159,33 +159,16 @@ mod tests {
     //! stack imports (moto does not), so a wrong order fails these tests.
 
     use std::collections::BTreeSet;
-    use std::time::Duration;
 
     use serde_json::json;
 
     use super::*;
+    use crate::apply::tests::{OPTIONS, dev};
     use crate::aws::facts::fixed::FixedFacts;
     use crate::aws::fake::FakeCloudFormation as Fake;
     use crate::plan::plan;
     use crate::plan::removal::check_removals;
-    use crate::project::Project;
     use crate::watch::NoProgress;
-
-    const OPTIONS: ApplyOptions = ApplyOptions {
-        termination_protection: false,
-        wait: WaitPolicy {
-            first_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            max_wait: Duration::from_secs(5),
-        },
-        allow_replace: BTreeSet::new(),
-    };
-
-    fn dev() -> RenderedEnvironment {
-        Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
-            .and_then(|project| project.render("dev"))
-            .expect("the shipped dev environment renders")
-    }
 
     fn without(mut rendered: RenderedEnvironment, stack: &str) -> RenderedEnvironment {
         rendered.stacks.retain(|s| s.name != stack);

@@ -23,7 +23,7 @@ pub(super) const OPTIONS: ApplyOptions = ApplyOptions {
     allow_replace: BTreeSet::new(),
 };
 
-fn dev() -> RenderedEnvironment {
+pub(super) fn dev() -> RenderedEnvironment {
     Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .and_then(|project| project.render("dev"))
         .expect("the shipped dev environment renders")

@@ -10,7 +10,9 @@ use crate::error::Error;
 use crate::graph::{self, StackNode};
 use crate::model::Template;
 use crate::naming;
-use crate::policy::{Evaluation, PolicyReport, PolicySet, TemplateInput, Waiver};
+use crate::policy::{
+    CacheUse, Evaluation, PolicyReport, PolicySet, ReportCache, TemplateInput, Waiver,
+};
 use crate::stacks::{self, StackContext};
 
 pub struct Project {
@@ -180,6 +182,18 @@ impl Project {
         &self,
         environments: &[RenderedEnvironment],
     ) -> Result<Vec<PolicyReport>, Error> {
+        Ok(self
+            .check_policies_cached(environments, &ReportCache::disabled())?
+            .0)
+    }
+
+    /// [`Project::check_policies_all`], reusing the reports `cache` holds for unchanged rule files and
+    /// templates (what `validate` does); also says how many reports were evaluated and reused.
+    pub fn check_policies_cached(
+        &self,
+        environments: &[RenderedEnvironment],
+        cache: &ReportCache,
+    ) -> Result<(Vec<PolicyReport>, CacheUse), Error> {
         let values: Vec<Vec<serde_json::Value>> = environments
             .iter()
             .map(|rendered| {
@@ -211,6 +225,6 @@ impl Project {
                     .collect::<Vec<Waiver>>(),
             })
             .collect();
-        Ok(self.policies.check_all(&evaluations)?)
+        Ok(crate::policy::evaluate_cached(&evaluations, cache)?)
     }
 }

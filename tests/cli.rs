@@ -678,3 +678,74 @@ fn a_raw_value_of_the_wrong_type_and_an_unknown_type_are_named() {
         ],
     );
 }
+
+/// Number of stored policy results under a project's default cache directory.
+fn cached_policy_results(fixture: &Fixture) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count(&e.path())
+                    } else {
+                        usize::from(e.path().extension().is_some_and(|x| x == "json"))
+                    }
+                })
+                .sum()
+        })
+    }
+    count(&fixture.path(".strata/cache/policy"))
+}
+
+#[test]
+fn validate_reads_back_results_of_unchanged_policies_and_evaluates_a_changed_rule_file() {
+    let fixture = Fixture::copy_of_project();
+    let first = fixture
+        .strata()
+        .args(["validate", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let stored = cached_policy_results(&fixture);
+    assert!(stored > 0, "the first run stores what it evaluated");
+
+    let second = fixture
+        .strata()
+        .args(["validate", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(
+        second.stdout, first.stdout,
+        "results read back report the same"
+    );
+    assert_eq!(
+        cached_policy_results(&fixture),
+        stored,
+        "nothing new to store"
+    );
+
+    // A rule added to a file changes the file: its results are evaluated again, and the new rule fails.
+    let storage = fixture.path("policies/storage.guard");
+    let mut rules = std::fs::read_to_string(&storage).unwrap();
+    rules.push_str("\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel fails everywhere>>\n}\n");
+    std::fs::write(&storage, rules).unwrap();
+    fixture
+        .strata()
+        .args(["validate", "--env", "dev"])
+        .assert()
+        .code(3)
+        .stdout(contains("CACHE_SENTINEL"));
+}
+
+#[test]
+fn validate_without_the_cache_stores_nothing() {
+    let fixture = Fixture::copy_of_project();
+    fixture
+        .strata()
+        .args(["validate", "--no-cache"])
+        .assert()
+        .success();
+    assert!(!fixture.path(".strata").exists());
+}

@@ -836,3 +836,128 @@ fn one_pass_over_every_environment_finds_what_one_evaluation_per_template_finds(
         "staging's level is its own"
     );
 }
+
+/// The shipped environments rendered, and their templates as JSON values.
+fn shipped_environments() -> (Vec<strata::project::RenderedEnvironment>, Vec<Vec<Value>>) {
+    let project = strata::project::Project::open(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("project opens");
+    let rendered: Vec<_> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|env| project.render(env).expect("renders"))
+        .collect();
+    let values = rendered
+        .iter()
+        .map(|r| {
+            r.stacks
+                .iter()
+                .map(|s| strata::render::template_value(&s.template))
+                .collect()
+        })
+        .collect();
+    (rendered, values)
+}
+
+fn evaluations_of<'a>(
+    rendered: &'a [strata::project::RenderedEnvironment],
+    values: &'a [Vec<Value>],
+    files: &[(RuleFile, Level)],
+) -> Vec<strata::policy::Evaluation<'a>> {
+    rendered
+        .iter()
+        .zip(values)
+        .map(|(r, values)| strata::policy::Evaluation {
+            files: files.to_vec(),
+            templates: r
+                .stacks
+                .iter()
+                .zip(values)
+                .map(|(s, template)| TemplateInput {
+                    stack: &s.name,
+                    template,
+                })
+                .collect(),
+            waivers: r.stacks.iter().flat_map(|s| s.waivers.clone()).collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_policy_cache_reuses_only_unchanged_rule_files_and_templates_and_findings_stay_the_same() {
+    use strata::policy::{CacheUse, ReportCache, evaluate_cached, evaluate_checked};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = ReportCache::at(dir.path());
+    let (rendered, mut values) = shipped_environments();
+    let files = all_at(Level::Error);
+    let templates: usize = values.iter().map(Vec::len).sum();
+    let pairs = templates * files.len();
+
+    let evaluations = evaluations_of(&rendered, &values, &files);
+    let uncached = evaluate_checked(&evaluations).expect("evaluates");
+    assert!(
+        uncached
+            .iter()
+            .any(|r| !r.findings.is_empty() || !r.waived.is_empty())
+    );
+    let (first, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
+    assert_eq!(
+        used,
+        CacheUse {
+            evaluated: pairs,
+            reused: 0
+        }
+    );
+    assert_eq!(first, uncached);
+    let (second, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
+    assert_eq!(
+        used,
+        CacheUse {
+            evaluated: 0,
+            reused: pairs
+        },
+        "nothing changed"
+    );
+    assert_eq!(second, uncached, "read back, the findings are the same");
+
+    // A changed rule file is evaluated again on every template, and only it.
+    let mut changed_files = files.clone();
+    let storage = changed_files
+        .iter_mut()
+        .find(|(f, _)| f.name == "storage")
+        .expect("storage.guard ships");
+    storage.0.content.push_str(
+        "\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel rule fails everywhere>>\n}\n",
+    );
+    let evaluations = evaluations_of(&rendered, &values, &changed_files);
+    let (reports, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
+    assert_eq!(
+        used,
+        CacheUse {
+            evaluated: templates,
+            reused: pairs - templates
+        }
+    );
+    assert_eq!(reports, evaluate_checked(&evaluations).expect("evaluates"));
+    let sentinels = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .filter(|f| f.rule == "CACHE_SENTINEL")
+        .count();
+    assert_eq!(
+        sentinels, templates,
+        "the new rule's findings are there, one per template"
+    );
+
+    // A changed template is evaluated again by every rule file, and only it.
+    values[0][0]["Metadata"] = json!({ "CacheTest": "changed" });
+    let evaluations = evaluations_of(&rendered, &values, &files);
+    let (reports, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
+    assert_eq!(
+        used,
+        CacheUse {
+            evaluated: files.len(),
+            reused: pairs - files.len()
+        }
+    );
+    assert_eq!(reports, evaluate_checked(&evaluations).expect("evaluates"));
+}

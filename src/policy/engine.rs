@@ -19,19 +19,20 @@ use cfn_guard::utils::writer::{WriteBuffer, Writer};
 use cfn_guard::{CommandBuilder, ValidateBuilder};
 
 use super::error::PolicyError;
-use super::report::{GuardFileReport, parse_structured_output};
+use super::report::report_items;
 
 const EXIT_PASS: i32 = 0;
 const EXIT_FAIL: i32 = 19;
 
 /// Evaluates one rule file against a batch of templates (already serialized as JSON text) and
-/// returns one report per template, in input order. `stacks` only serves error messages.
+/// returns one report item per template (its JSON text, see `report::parse_item`), in input order.
+/// `stacks` only serves error messages.
 pub(crate) fn validate_batch(
     rule_file: &str,
     rules: &str,
     stacks: &[&str],
     templates: &[String],
-) -> Result<Vec<GuardFileReport>, PolicyError> {
+) -> Result<Vec<String>, PolicyError> {
     let batch_name = stacks.join(", ");
     let evaluation_error = |detail: String| PolicyError::Evaluation {
         rule_file: rule_file.to_string(),
@@ -80,12 +81,11 @@ pub(crate) fn validate_batch(
     let output = writer
         .into_string()
         .map_err(|e| evaluation_error(e.to_string()))?;
-    let reports =
-        parse_structured_output(&output).map_err(|detail| PolicyError::UnexpectedOutput {
-            rule_file: rule_file.to_string(),
-            stack: batch_name.clone(),
-            detail,
-        })?;
+    let reports = report_items(&output).map_err(|detail| PolicyError::UnexpectedOutput {
+        rule_file: rule_file.to_string(),
+        stack: batch_name.clone(),
+        detail,
+    })?;
     if reports.len() != templates.len() {
         return Err(PolicyError::UnexpectedOutput {
             rule_file: rule_file.to_string(),
@@ -99,18 +99,15 @@ pub(crate) fn validate_batch(
     }
     // Map back by position: cfn-guard names the items DATA_STDIN[1..=n] in payload order. Check
     // the names rather than trust the order silently.
-    for (index, report) in reports.iter().enumerate() {
+    for (index, (name, _)) in reports.iter().enumerate() {
         let expected = format!("DATA_STDIN[{}]", index + 1);
-        if report.name != expected {
+        if *name != expected {
             return Err(PolicyError::UnexpectedOutput {
                 rule_file: rule_file.to_string(),
                 stack: stacks.get(index).copied().unwrap_or_default().to_string(),
-                detail: format!(
-                    "report {index} is named {}, expected {expected}",
-                    report.name
-                ),
+                detail: format!("report {index} is named {name}, expected {expected}"),
             });
         }
     }
-    Ok(reports)
+    Ok(reports.into_iter().map(|(_, item)| item).collect())
 }

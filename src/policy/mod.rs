@@ -12,6 +12,7 @@
 //! file; a failing chunk is re-run template by template so the error names the stack. Chunks run
 //! on scoped threads, about two per core.
 
+mod cache;
 mod engine;
 mod error;
 mod report;
@@ -25,11 +26,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+pub use cache::{CacheUse, MAX_AGE, ReportCache};
 pub use error::{PolicyError, Position};
 pub use rule_tests::{RuleStatus, TestCaseResult, find_rule_test_file, run_rule_tests};
 pub use rules::{RuleFile, check_syntax, load_rule_files, rule_names};
 pub use selection::PolicySet;
 
+use cache::Digest256;
 use report::{GuardFileReport, RawFailure, logical_id_of};
 
 /// What a failing rule of a file means for the run.
@@ -135,6 +138,16 @@ pub fn evaluate(
 /// with the level that evaluation gives the file. The findings are exactly those of one evaluation per
 /// template (`tests/policy.rs` compares the two).
 pub fn evaluate_checked(evaluations: &[Evaluation<'_>]) -> Result<Vec<PolicyReport>, PolicyError> {
+    Ok(evaluate_cached(evaluations, &ReportCache::disabled())?.0)
+}
+
+/// [`evaluate_checked`], reading back from `cache` each (rule file, template) report whose rule file
+/// and template bytes were evaluated before, and storing the ones it evaluates. Findings are exactly
+/// those without a cache (`tests/policy.rs` compares them).
+pub fn evaluate_cached(
+    evaluations: &[Evaluation<'_>],
+    cache: &ReportCache,
+) -> Result<(Vec<PolicyReport>, CacheUse), PolicyError> {
     // Each template serialized once; every rule file reuses the text.
     let texts: Vec<Vec<String>> = evaluations
         .iter()
@@ -160,24 +173,72 @@ pub fn evaluate_checked(evaluations: &[Evaluation<'_>]) -> Result<Vec<PolicyRepo
         }
     }
 
-    // Jobs: (rule file, contiguous chunk of its pairs), about two chunks per thread so that both cores
-    // stay busy while each cfn-guard call still amortises its setup over many templates.
-    let total: usize = uses.iter().map(Vec::len).sum();
-    let threads = worker_count(total);
-    let jobs: Vec<(usize, std::ops::Range<usize>)> = uses
+    // Each use's report: read back from the cache, or evaluated below. A stored item that no longer
+    // parses is evaluated again rather than trusted.
+    let keys: Vec<Vec<Option<Digest256>>> = if cache.is_enabled() {
+        let template_digests: Vec<Vec<Digest256>> = texts
+            .iter()
+            .map(|ts| ts.iter().map(|t| Digest256::of(t.as_bytes())).collect())
+            .collect();
+        distinct
+            .iter()
+            .zip(&uses)
+            .map(|(file, pairs)| {
+                let file_digest = cache::rule_file_digest(&file.name, &file.content);
+                pairs
+                    .iter()
+                    .map(|(e, t)| Some(cache::key(&file_digest, &template_digests[*e][*t])))
+                    .collect()
+            })
+            .collect()
+    } else {
+        uses.iter().map(|pairs| vec![None; pairs.len()]).collect()
+    };
+    let mut reports: Vec<Vec<Option<GuardFileReport>>> = keys
+        .iter()
+        .map(|file_keys| {
+            file_keys
+                .iter()
+                .map(|k| {
+                    k.as_ref()
+                        .and_then(|k| cache.get(k))
+                        .and_then(|item| report::parse_item(&item).ok())
+                })
+                .collect()
+        })
+        .collect();
+    let reused = reports.iter().flatten().filter(|r| r.is_some()).count();
+    let missing: Vec<Vec<usize>> = reports
+        .iter()
+        .map(|file_reports| {
+            file_reports
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_none())
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+
+    // Jobs: (rule file, contiguous chunk of its missing uses), about two chunks per thread so that both
+    // cores stay busy while each cfn-guard call still amortises its setup over many templates.
+    let evaluated: usize = missing.iter().map(Vec::len).sum();
+    let threads = worker_count(evaluated);
+    let jobs: Vec<(usize, std::ops::Range<usize>)> = missing
         .iter()
         .enumerate()
-        .flat_map(|(f, pairs)| {
-            let chunk = pairs.len().div_ceil(threads * 2).max(1);
-            (0..pairs.len())
+        .flat_map(|(f, indices)| {
+            let chunk = indices.len().div_ceil(threads * 2).max(1);
+            (0..indices.len())
                 .step_by(chunk)
-                .map(move |start| (f, start..(start + chunk).min(pairs.len())))
+                .map(move |start| (f, start..(start + chunk).min(indices.len())))
         })
         .collect();
     let results = run_jobs(&jobs, threads, |(f, range)| {
         let file = distinct[*f];
         let batch = |range: std::ops::Range<usize>| {
-            let pairs = &uses[*f][range];
+            let pairs: Vec<(usize, usize)> =
+                missing[*f][range].iter().map(|i| uses[*f][*i]).collect();
             let stacks: Vec<&str> = pairs
                 .iter()
                 .map(|(e, t)| evaluations[*e].templates[*t].stack)
@@ -200,11 +261,28 @@ pub fn evaluate_checked(evaluations: &[Evaluation<'_>]) -> Result<Vec<PolicyRepo
             other => other,
         }
     });
-
-    let mut findings: Vec<BTreeSet<Finding>> = vec![BTreeSet::new(); evaluations.len()];
     for ((f, range), result) in jobs.iter().zip(results) {
         let file = distinct[*f];
-        for (report, (e, t)) in result?.iter().zip(&uses[*f][range.clone()]) {
+        for (item, i) in result?.into_iter().zip(&missing[*f][range.clone()]) {
+            let (e, t) = uses[*f][*i];
+            let report =
+                report::parse_item(&item).map_err(|detail| PolicyError::UnexpectedOutput {
+                    rule_file: file.name.clone(),
+                    stack: evaluations[e].templates[t].stack.to_string(),
+                    detail,
+                })?;
+            if let Some(key) = &keys[*f][*i] {
+                cache.put(key, &item);
+            }
+            reports[*f][*i] = Some(report);
+        }
+    }
+    cache.prune();
+
+    let mut findings: Vec<BTreeSet<Finding>> = vec![BTreeSet::new(); evaluations.len()];
+    for (f, file) in distinct.iter().enumerate() {
+        for (report, (e, t)) in reports[f].iter().zip(&uses[f]) {
+            let Some(report) = report else { continue };
             let evaluation = &evaluations[*e];
             let Some((_, level)) = evaluation.files.iter().find(|(candidate, _)| {
                 candidate.name == file.name && candidate.content == file.content
@@ -219,11 +297,12 @@ pub fn evaluate_checked(evaluations: &[Evaluation<'_>]) -> Result<Vec<PolicyRepo
             ));
         }
     }
-    Ok(findings
+    let reports = findings
         .into_iter()
         .zip(evaluations)
         .map(|(found, evaluation)| apply_waivers(found.into_iter().collect(), &evaluation.waivers))
-        .collect())
+        .collect();
+    Ok((reports, CacheUse { evaluated, reused }))
 }
 
 fn worker_count(jobs: usize) -> usize {

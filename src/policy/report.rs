@@ -50,39 +50,62 @@ pub(crate) struct RawFailure {
     pub(crate) error_message: Option<String>,
 }
 
-pub(crate) fn parse_structured_output(output: &str) -> Result<Vec<GuardFileReport>, String> {
-    let raw: Vec<RawFileReport> =
+/// cfn-guard's report split into its items, one per data item in payload order: each item's name
+/// (`DATA_STDIN[n]`) and its JSON text, which [`parse_item`] reads (and the policy cache stores as is).
+pub(crate) fn report_items(output: &str) -> Result<Vec<(String, String)>, String> {
+    let items: Vec<Value> =
         serde_json::from_str(output).map_err(|e| format!("not a structured JSON report: {e}"))?;
-    raw.into_iter()
-        .map(|file| {
-            let mut failures = Vec::new();
-            for entry in &file.not_compliant {
-                let rule = entry
-                    .get("Rule")
-                    .ok_or_else(|| format!("not_compliant entry is not a rule: {entry}"))?;
-                let name = rule
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| format!("rule without a name: {rule}"))?;
-                let before = failures.len();
-                collect_rule_checks(name, rule, &mut failures);
-                if failures.len() == before {
-                    // A rule can fail without a clause to point at (e.g. a rule reference).
-                    failures.push(RawFailure {
-                        rule: name.to_string(),
-                        path: String::new(),
-                        custom_message: None,
-                        error_message: None,
-                    });
-                }
-            }
-            Ok(GuardFileReport {
-                name: file.name,
-                failures,
-                compliant: file.compliant,
-                not_applicable: file.not_applicable,
-            })
+    items
+        .into_iter()
+        .map(|item| {
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("report item without a name: {item}"))?
+                .to_string();
+            Ok((name, item.to_string()))
         })
+        .collect()
+}
+
+/// One template's result for the rules of one call, from its report item's JSON text.
+pub(crate) fn parse_item(item: &str) -> Result<GuardFileReport, String> {
+    let file: RawFileReport =
+        serde_json::from_str(item).map_err(|e| format!("not a structured report item: {e}"))?;
+    let mut failures = Vec::new();
+    for entry in &file.not_compliant {
+        let rule = entry
+            .get("Rule")
+            .ok_or_else(|| format!("not_compliant entry is not a rule: {entry}"))?;
+        let name = rule
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("rule without a name: {rule}"))?;
+        let before = failures.len();
+        collect_rule_checks(name, rule, &mut failures);
+        if failures.len() == before {
+            // A rule can fail without a clause to point at (e.g. a rule reference).
+            failures.push(RawFailure {
+                rule: name.to_string(),
+                path: String::new(),
+                custom_message: None,
+                error_message: None,
+            });
+        }
+    }
+    Ok(GuardFileReport {
+        name: file.name,
+        failures,
+        compliant: file.compliant,
+        not_applicable: file.not_applicable,
+    })
+}
+
+#[cfg(test)]
+fn parse_structured_output(output: &str) -> Result<Vec<GuardFileReport>, String> {
+    report_items(output)?
+        .iter()
+        .map(|(_, item)| parse_item(item))
         .collect()
 }
 

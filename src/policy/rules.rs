@@ -53,19 +53,28 @@ pub fn load_rule_files(dir: &Path) -> Result<Vec<RuleFile>, PolicyError> {
 /// files. cfn-guard's validate command only writes a parse error to its error stream and goes on
 /// without the file, so this must run before evaluating.
 pub fn check_syntax(files: &[RuleFile]) -> Result<(), PolicyError> {
-    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
+    rule_index(files).map(|_| ())
+}
+
+/// [`check_syntax`], returning which file defines each rule (rule name -> file stem): one parse of
+/// each file serves both.
+pub(crate) fn rule_index(files: &[RuleFile]) -> Result<BTreeMap<String, String>, PolicyError> {
+    let mut seen: BTreeMap<String, &RuleFile> = BTreeMap::new();
     for file in files {
         for rule in rule_names(file)? {
-            if let Some(first) = seen.insert(rule.clone(), &file.path) {
+            if let Some(first) = seen.insert(rule.clone(), file) {
                 return Err(PolicyError::DuplicateRule {
                     rule,
-                    first: first.to_path_buf(),
+                    first: first.path.clone(),
                     second: file.path.clone(),
                 });
             }
         }
     }
-    Ok(())
+    Ok(seen
+        .into_iter()
+        .map(|(rule, file)| (rule, file.name.clone()))
+        .collect())
 }
 
 /// The names of the rules a file defines, in file order. Clauses outside any named rule form a
@@ -77,28 +86,43 @@ pub fn rule_names(file: &RuleFile) -> Result<Vec<String>, PolicyError> {
     let Some(parsed) = parsed else {
         return Ok(Vec::new()); // only whitespace and comments
     };
-    // `RulesFile` keeps its fields crate-private but is `Serialize`: read the names from that.
-    let tree = serde_json::to_value(&parsed).map_err(|e| PolicyError::Syntax {
+    // `RulesFile` keeps its fields crate-private but is `Serialize`: read the names from its JSON text,
+    // deserializing only the names (the rest of the tree is skipped, never built as values).
+    let inspect_error = |e: serde_json::Error| PolicyError::Syntax {
         rule_file: file.name.clone(),
         path: file.path.clone(),
         position: None,
         detail: format!("cannot inspect the parsed rules: {e}"),
-    })?;
-    let mut names = Vec::new();
-    for key in ["guard_rules", "parameterized_rules"] {
-        let rules = tree.get(key).and_then(|v| v.as_array());
-        for rule in rules.into_iter().flatten() {
-            // Parameterized rules nest the rule under `rule`.
-            let name = rule
-                .get("rule_name")
-                .or_else(|| rule.get("rule").and_then(|r| r.get("rule_name")))
-                .and_then(|n| n.as_str());
-            if let Some(name) = name {
-                names.push(name.to_string());
-            }
-        }
-    }
-    Ok(names)
+    };
+    let text = serde_json::to_string(&parsed).map_err(inspect_error)?;
+    let tree: ParsedRuleNames = serde_json::from_str(&text).map_err(inspect_error)?;
+    Ok(tree
+        .guard_rules
+        .into_iter()
+        .chain(tree.parameterized_rules)
+        // Parameterized rules nest the rule under `rule`.
+        .filter_map(|rule| {
+            rule.rule_name
+                .or_else(|| rule.rule.and_then(|r| r.rule_name))
+        })
+        .collect())
+}
+
+/// The part of cfn-guard's serialized `RulesFile` that names its rules.
+#[derive(serde::Deserialize)]
+struct ParsedRuleNames {
+    #[serde(default)]
+    guard_rules: Vec<NamedRule>,
+    #[serde(default)]
+    parameterized_rules: Vec<NamedRule>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamedRule {
+    #[serde(default)]
+    rule_name: Option<String>,
+    #[serde(default)]
+    rule: Option<Box<NamedRule>>,
 }
 
 /// cfn-guard reports `... Error parsing file <name> at line <l> at column <c>, when handling <ctx>,

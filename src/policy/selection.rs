@@ -27,13 +27,7 @@ impl PolicySet {
         } else {
             Vec::new()
         };
-        super::check_syntax(&files)?;
-        let mut rules = BTreeMap::new();
-        for file in &files {
-            for rule in super::rule_names(file)? {
-                rules.insert(rule, file.name.clone());
-            }
-        }
+        let rules = super::rules::rule_index(&files)?;
         Ok(PolicySet { files, rules })
     }
 

@@ -6,7 +6,7 @@
 # The criterion benches (benches/policy.rs, benches/render.rs) measure the library parts; this script
 # measures the command, whose cold runs at 1000 environments take too long for criterion's ten samples.
 #
-# Usage: scripts/bench-validate.sh [copies...]   (default: 30 300 1000); best of 3 runs each.
+# Usage: scripts/bench-validate.sh [copies...]   (default: 30 300 1000); best of 3 runs each (RUNS=n).
 # With STRATA_BEFORE=<another strata binary> (e.g. one built from an earlier commit), that binary's
 # `validate` is timed on the same fleets in the same run, for before/after figures.
 set -euo pipefail
@@ -16,9 +16,9 @@ bin="$PWD/target/release/strata"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-best_of_3() { # prints the fastest of three runs of "$@", in milliseconds
+best_of_3() { # prints the fastest of $RUNS (default 3) runs of "$@", in milliseconds
   local best=""
-  for _ in 1 2 3; do
+  for _ in $(seq "${RUNS:-3}"); do
     local start end ms
     start=$(date +%s%N)
     "$@" >/dev/null 2>&1 || [ $? -eq 3 ]

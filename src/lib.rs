@@ -21,6 +21,7 @@ pub mod graph;
 pub mod model;
 pub mod naming;
 pub mod outputs;
+pub mod package;
 pub mod plan;
 pub mod policy;
 pub mod project;

@@ -89,6 +89,7 @@ pub struct OverlayReplacement {
 pub struct Catalog {
     types: BTreeMap<String, ResourceType>,
     overlay_replacements: BTreeMap<String, Vec<OverlayReplacement>>,
+    lambda_runtimes: BTreeMap<String, RuntimeLifecycle>,
     /// cfn-lint version the schemas were extracted from.
     pub cfn_lint: String,
 }
@@ -131,7 +132,24 @@ pub fn is_stateful(name: &str) -> bool {
 #[derive(Deserialize)]
 struct SchemaFile {
     cfn_lint: String,
+    lambda_runtimes: BTreeMap<String, RuntimeLifecycle>,
     types: BTreeMap<String, Value>,
+}
+
+/// One Lambda runtime identifier's lifecycle, as the pinned cfn-lint ships it (its copy of the Lambda
+/// Developer Guide's runtime table, "Supported runtimes" and "Deprecated runtimes"). Dates are ISO
+/// `YYYY-MM-DD`, so they compare as text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RuntimeLifecycle {
+    /// From this day Lambda applies no more security patches and gives no technical support.
+    pub deprecated: String,
+    /// From this day Lambda refuses to create functions with the runtime (unknown: not scheduled).
+    #[serde(rename = "create-block")]
+    pub create_block: Option<String>,
+    #[serde(rename = "update-block")]
+    pub update_block: Option<String>,
+    /// The identifier to move to.
+    pub successor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +241,7 @@ impl Catalog {
         Ok(Catalog {
             types,
             overlay_replacements,
+            lambda_runtimes: file.lambda_runtimes,
             cfn_lint: file.cfn_lint,
         })
     }
@@ -233,6 +252,20 @@ impl Catalog {
 
     pub fn types(&self) -> impl Iterator<Item = &ResourceType> {
         self.types.values()
+    }
+
+    /// The lifecycle of Lambda runtime `identifier` (`python3.13`), if Lambda has ever offered it.
+    pub fn lambda_runtime(&self, identifier: &str) -> Option<&RuntimeLifecycle> {
+        self.lambda_runtimes.get(identifier)
+    }
+
+    /// Every runtime identifier not deprecated on `today` (`YYYY-MM-DD`), sorted.
+    pub fn current_lambda_runtimes(&self, today: &str) -> Vec<&str> {
+        self.lambda_runtimes
+            .iter()
+            .filter(|(_, lifecycle)| lifecycle.deprecated.as_str() > today)
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// The overlay's replacement facts for `name`, with their reasons.

@@ -1,11 +1,16 @@
 //! The components of the reference platform as pure functions of an environment:
 //! a stack definition plus an environment becomes one CloudFormation template.
 
+pub mod api;
 pub mod bastion;
+pub mod crosscheck;
 pub mod database;
+pub mod functions;
 pub mod network;
 pub mod raw;
 pub mod storage;
+pub mod tables;
+pub mod topics;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,6 +40,18 @@ pub struct StackDefinition {
     pub queues: Vec<storage::QueueComponent>,
     #[serde(default)]
     pub buckets: Vec<storage::BucketComponent>,
+    #[serde(default)]
+    pub topics: Vec<topics::TopicComponent>,
+    #[serde(default)]
+    pub tables: Vec<tables::TableComponent>,
+    /// Where this stack's function code is uploaded (a bucket of another stack).
+    #[serde(default)]
+    pub artifacts: Option<functions::ArtifactLocation>,
+    #[serde(default)]
+    pub functions: Vec<functions::FunctionComponent>,
+    /// HTTP APIs routing to this stack's functions.
+    #[serde(default)]
+    pub apis: Vec<api::HttpApiComponent>,
     /// Plain CloudFormation resources (logical id -> `Type`, `Properties`, ...) for what no
     /// component covers; rendered as written after the components.
     #[serde(default)]
@@ -66,6 +83,10 @@ impl StackDefinition {
             && self.bastion.is_none()
             && self.queues.is_empty()
             && self.buckets.is_empty()
+            && self.topics.is_empty()
+            && self.tables.is_empty()
+            && self.functions.is_empty()
+            && self.apis.is_empty()
             && self.resources.is_empty()
     }
 }
@@ -101,6 +122,20 @@ impl StackContext<'_> {
     /// A `Name`-like prefix for human-facing names: `photofeed-dev`.
     pub fn prefix(&self) -> String {
         format!("{}-{}", self.project(), self.environment.name)
+    }
+
+    /// [`tags`](Self::tags) as a `{key: value}` map, for types whose schema tags that way
+    /// (API Gateway v2, SSM parameters).
+    pub fn tag_map(&self, name: Option<&str>) -> Value {
+        let mut map = serde_json::Map::new();
+        if let Value::Array(tags) = self.tags(name) {
+            for tag in tags {
+                if let (Some(key), Some(value)) = (tag["Key"].as_str(), tag.get("Value")) {
+                    map.insert(key.to_owned(), value.clone());
+                }
+            }
+        }
+        Value::Object(map)
     }
 
     /// The strata tags plus the environment's own, sorted by key; `name` adds a `Name` tag.
@@ -213,7 +248,7 @@ pub fn build(
     if definition.is_empty() {
         return Err(vec![ctx.diagnostic(
             "",
-            "defines no components; add one of network, database, bastion, queues, buckets, resources",
+            "defines no components; add one of network, database, bastion, queues, buckets, topics, tables, functions, apis, resources",
         )]);
     }
     let mut template = Template {
@@ -229,7 +264,24 @@ pub fn build(
     if let Some(component) = &definition.bastion {
         bastion::build(component, ctx, &mut template)?;
     }
-    storage::build(&definition.queues, &definition.buckets, ctx, &mut template)?;
+    storage::build(
+        storage::StorageComponents {
+            queues: &definition.queues,
+            buckets: &definition.buckets,
+            topics: &definition.topics,
+            functions: &definition.functions,
+        },
+        ctx,
+        &mut template,
+    )?;
+    tables::build(&definition.tables, ctx, &mut template)?;
+    functions::build(
+        &definition.functions,
+        definition.artifacts.as_ref(),
+        ctx,
+        &mut template,
+    )?;
+    api::build(&definition.apis, &definition.functions, ctx, &mut template)?;
     raw::build(
         &definition.resources,
         &definition.outputs,

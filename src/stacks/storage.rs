@@ -1,5 +1,6 @@
 //! Queues (each with a dead-letter queue) and buckets (encrypted, versioned, private, TLS-only),
-//! with bucket -> queue notifications and the queue policies that admit them.
+//! with bucket -> queue and bucket -> function notifications, and one policy per queue admitting
+//! exactly its senders: the buckets that notify it and the topics it subscribes to (`topics.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
@@ -11,6 +12,8 @@ use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::{self, pascal_case};
+use crate::stacks::functions::{self, FunctionComponent};
+use crate::stacks::topics::{self, TopicComponent};
 use crate::stacks::StackContext;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,11 +67,16 @@ pub struct LifecycleRule {
     pub abort_incomplete_uploads_after_days: Option<u32>,
 }
 
+/// Where a bucket sends object events: a queue or a function of the same stack (exactly one).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notification {
     /// Name of a queue in the same stack.
-    pub queue: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Name of a function in the same stack.
+    #[serde(default)]
+    pub function: Option<String>,
     #[serde(default = "default_events")]
     pub events: Vec<String>,
     #[serde(default)]
@@ -111,12 +119,48 @@ pub fn bucket_id(purpose: &str) -> String {
     format!("{}Bucket", pascal_case(purpose))
 }
 
+pub fn queue_url_output(name: &str) -> String {
+    format!("{}QueueUrl", pascal_case(name))
+}
+
+pub fn queue_arn_output(name: &str) -> String {
+    format!("{}QueueArn", pascal_case(name))
+}
+
+pub fn bucket_name_output(purpose: &str) -> String {
+    format!("{}BucketName", pascal_case(purpose))
+}
+
+/// Names for a message, or `(none)`.
+pub fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The components of one stack this module builds or needs to know about.
+pub struct StorageComponents<'a> {
+    pub queues: &'a [QueueComponent],
+    pub buckets: &'a [BucketComponent],
+    pub topics: &'a [TopicComponent],
+    /// Functions of the same stack, which buckets may notify.
+    pub functions: &'a [FunctionComponent],
+}
+
 pub fn build(
-    queues: &[QueueComponent],
-    buckets: &[BucketComponent],
+    components: StorageComponents,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
+    let StorageComponents {
+        queues,
+        buckets,
+        topics,
+        functions,
+    } = components;
     let mut problems = Vec::new();
     check_unique(
         queues.iter().map(|q| q.name.as_str()),
@@ -139,23 +183,33 @@ pub fn build(
     }
     let queue_names: BTreeMap<&str, &QueueComponent> =
         queues.iter().map(|q| (q.name.as_str(), q)).collect();
-    // Which buckets notify each queue: one policy per queue admits exactly those buckets.
-    let mut senders: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let function_names = functions::names(functions);
+    // Which buckets and topics send to each queue: one policy per queue admits exactly those.
+    let mut senders: BTreeMap<String, Senders> = BTreeMap::new();
     for (index, bucket) in buckets.iter().enumerate() {
-        match build_bucket(index, bucket, &queue_names, ctx, template) {
+        match build_bucket(index, bucket, &queue_names, &function_names, ctx, template) {
             Ok(()) => {
-                for notification in &bucket.notify {
+                for queue in bucket.notify.iter().filter_map(|n| n.queue.as_deref()) {
                     senders
-                        .entry(notification.queue.as_str())
+                        .entry(queue.to_owned())
                         .or_default()
+                        .buckets
                         .push(bucket_name(ctx, bucket));
                 }
             }
             Err(mut found) => problems.append(&mut found),
         }
     }
-    for (queue, buckets) in senders {
-        if let Err(problem) = queue_policy(queue, &buckets, ctx, template) {
+    match topics::build(topics, &queue_names, ctx, template) {
+        Ok(subscribed) => {
+            for (queue, topics) in subscribed {
+                senders.entry(queue).or_default().topics = topics;
+            }
+        }
+        Err(mut found) => problems.append(&mut found),
+    }
+    for (queue, senders) in senders {
+        if let Err(problem) = queue_policy(&queue, senders, ctx, template) {
             problems.push(problem);
         }
     }
@@ -166,7 +220,7 @@ pub fn build(
     }
 }
 
-fn check_unique<'a>(
+pub(crate) fn check_unique<'a>(
     names: impl Iterator<Item = &'a str>,
     list: &str,
     key: &str,
@@ -306,6 +360,7 @@ fn build_bucket(
     index: usize,
     bucket: &BucketComponent,
     queues: &BTreeMap<&str, &QueueComponent>,
+    functions: &BTreeMap<&str, &FunctionComponent>,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -340,55 +395,66 @@ fn build_bucket(
     }
     let mut resource = Resource::new("AWS::S3::Bucket", Value::Null);
     if !bucket.notify.is_empty() {
-        let mut configurations = Vec::new();
+        let mut to_queues = Vec::new();
+        let mut to_functions = Vec::new();
         for (n, notification) in bucket.notify.iter().enumerate() {
             let path = format!("{field}.notify[{n}]");
-            if !queues.contains_key(notification.queue.as_str()) {
-                let known: Vec<&str> = queues.keys().copied().collect();
-                return Err(vec![ctx.diagnostic(
-                    &format!("{path}.queue"),
-                    format!(
-                        "unknown queue `{}`; queues in this stack: {}",
-                        notification.queue,
-                        if known.is_empty() {
-                            "(none)".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                )]);
-            }
-            if queues
-                .get(notification.queue.as_str())
-                .is_some_and(|queue| queue.fifo)
-            {
-                return Err(vec![ctx.diagnostic(
-                    &format!("{path}.queue"),
-                    format!(
-                        "queue `{}` is a FIFO queue, and S3 cannot notify one: \"FIFO queues are not \
-                         allowed when enabling an SQS queue as the event notification destination\" \
-                         (CloudFormation reference, AWS::S3::Bucket QueueConfiguration); notify a \
-                         standard queue",
-                        notification.queue
-                    ),
-                )]);
-            }
             if notification.events.is_empty() {
                 return Err(vec![
                     ctx.diagnostic(&format!("{path}.events"), "lists no events"),
                 ]);
             }
-            for event in &notification.events {
-                let configuration = json!({
-                    "Event": event,
-                    "Queue": get_att(&queue_id(&notification.queue), "Arn"),
-                });
-                configurations.push(with_filter(configuration, notification));
+            match (&notification.queue, &notification.function) {
+                (Some(queue), None) => {
+                    check_notified_queue(&path, queue, queues, ctx)?;
+                    for event in &notification.events {
+                        let configuration = json!({
+                            "Event": event,
+                            "Queue": get_att(&queue_id(queue), "Arn"),
+                        });
+                        to_queues.push(with_filter(configuration, notification));
+                    }
+                    // S3 checks it may send to the queue when the notification is created.
+                    resource = resource.depends_on(queue_policy_id(queue));
+                }
+                (None, Some(function)) => {
+                    if !functions.contains_key(function.as_str()) {
+                        return Err(vec![ctx.diagnostic(
+                            &format!("{path}.function"),
+                            format!(
+                                "unknown function `{function}`; a bucket notifies functions of its own stack: {}",
+                                listing(functions.keys().copied())
+                            ),
+                        )]);
+                    }
+                    for event in &notification.events {
+                        let configuration = json!({
+                            "Event": event,
+                            "Function": get_att(&functions::function_id(function), "Arn"),
+                        });
+                        to_functions.push(with_filter(configuration, notification));
+                    }
+                    let permission = invoke_permission(bucket, function, &name, ctx, template)
+                        .map_err(|d| vec![d])?;
+                    // S3 checks it may invoke the function when the notification is created.
+                    resource = resource.depends_on(permission);
+                }
+                _ => {
+                    return Err(vec![ctx.diagnostic(
+                        &path,
+                        "names exactly one of `queue` or `function`",
+                    )]);
+                }
             }
-            // S3 checks it may send to the queue when the notification is created.
-            resource = resource.depends_on(queue_policy_id(&notification.queue));
         }
-        properties["NotificationConfiguration"] = json!({ "QueueConfigurations": configurations });
+        let mut configuration = serde_json::Map::new();
+        if !to_queues.is_empty() {
+            configuration.insert("QueueConfigurations".into(), Value::Array(to_queues));
+        }
+        if !to_functions.is_empty() {
+            configuration.insert("LambdaConfigurations".into(), Value::Array(to_functions));
+        }
+        properties["NotificationConfiguration"] = Value::Object(configuration);
     }
     resource.properties = properties;
     // Objects are the data: keep the bucket when the stack goes or the bucket is replaced, but not
@@ -496,47 +562,136 @@ fn lifecycle_rules(
     Ok(rendered)
 }
 
+fn check_notified_queue(
+    path: &str,
+    queue: &str,
+    queues: &BTreeMap<&str, &QueueComponent>,
+    ctx: &StackContext,
+) -> Result<(), Vec<Diagnostic>> {
+    match queues.get(queue) {
+        None => Err(vec![ctx.diagnostic(
+            &format!("{path}.queue"),
+            format!(
+                "unknown queue `{queue}`; queues in this stack: {}",
+                listing(queues.keys().copied())
+            ),
+        )]),
+        Some(found) if found.fifo => Err(vec![ctx.diagnostic(
+            &format!("{path}.queue"),
+            format!(
+                "queue `{queue}` is a FIFO queue, and S3 cannot notify one: \"FIFO queues are not \
+                 allowed when enabling an SQS queue as the event notification destination\" \
+                 (CloudFormation reference, AWS::S3::Bucket QueueConfiguration); notify a \
+                 standard queue"
+            ),
+        )]),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Lets S3 invoke `function` for events of exactly this bucket of this account. The bucket's ARN is
+/// built from its name, not `Fn::GetAtt`: the bucket waits for this permission (S3 checks it when
+/// the notification is created), so the permission cannot wait for the bucket.
+fn invoke_permission(
+    bucket: &BucketComponent,
+    function: &str,
+    bucket_name: &str,
+    ctx: &StackContext,
+    template: &mut Template,
+) -> Result<String, Diagnostic> {
+    let id = format!(
+        "{}Invokes{}Permission",
+        bucket_id(&bucket.purpose),
+        pascal_case(function)
+    );
+    if template.resources.contains_key(&id) {
+        return Ok(id);
+    }
+    ctx.add(
+        template,
+        "buckets",
+        &id,
+        Resource::new(
+            "AWS::Lambda::Permission",
+            json!({
+                "FunctionName": reference(&functions::function_id(function)),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "s3.amazonaws.com",
+                "SourceArn": sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket_name}")),
+                "SourceAccount": ctx.account_id(),
+            }),
+        ),
+    )?;
+    Ok(id)
+}
+
 fn queue_policy_id(queue: &str) -> String {
     format!("{}QueuePolicy", pascal_case(queue))
 }
 
-/// Admits only the named buckets of this account to send to the queue.
+/// The buckets (by name) and topics (by logical id) that send to one queue.
+#[derive(Debug, Default)]
+struct Senders {
+    buckets: Vec<String>,
+    topics: Vec<String>,
+}
+
+/// Admits only the named buckets of this account and the named topics to send to the queue.
 fn queue_policy(
     queue: &str,
-    buckets: &[String],
+    senders: Senders,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
-    let mut buckets = buckets.to_vec();
+    let Senders {
+        mut buckets,
+        mut topics,
+    } = senders;
     buckets.sort();
     buckets.dedup();
-    let sources: Vec<Value> = buckets
-        .iter()
-        .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
-        .collect();
+    topics.sort();
+    topics.dedup();
     let id = queue_id(queue);
+    let mut statements = Vec::new();
+    if !buckets.is_empty() {
+        let sources: Vec<Value> = buckets
+            .iter()
+            .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
+            .collect();
+        statements.push(json!({
+            "Sid": "AllowBucketNotifications",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": get_att(&id, "Arn"),
+            "Condition": {
+                "ArnLike": { "aws:SourceArn": sources },
+                "StringEquals": { "aws:SourceAccount": ctx.account_id() },
+            },
+        }));
+    }
+    if !topics.is_empty() {
+        // SNS Developer Guide, Fanout to Amazon SQS queues: the queue policy allows
+        // `sns.amazonaws.com` to SendMessage with an `aws:SourceArn` condition on the topic.
+        let sources: Vec<Value> = topics.iter().map(|topic| reference(topic)).collect();
+        statements.push(json!({
+            "Sid": "AllowTopicMessages",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": get_att(&id, "Arn"),
+            "Condition": { "ArnEquals": { "aws:SourceArn": sources } },
+        }));
+    }
     ctx.add(
         template,
-        "buckets",
+        "queues",
         &queue_policy_id(queue),
         Resource::new(
             "AWS::SQS::QueuePolicy",
             json!({
                 "Queues": [reference(&id)],
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AllowBucketNotifications",
-                        "Effect": "Allow",
-                        "Principal": { "Service": "s3.amazonaws.com" },
-                        "Action": "sqs:SendMessage",
-                        "Resource": get_att(&id, "Arn"),
-                        "Condition": {
-                            "ArnLike": { "aws:SourceArn": sources },
-                            "StringEquals": { "aws:SourceAccount": ctx.account_id() },
-                        },
-                    }],
-                },
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
             }),
         ),
     )

@@ -13,9 +13,18 @@ fn project() -> Project {
     Project::open(&support::project_root()).expect("the shipped project opens")
 }
 
+/// The second example project: an HTTP API -> function -> DynamoDB service (issue 12).
+fn notes_service() -> Project {
+    Project::open(&support::project_root().join("examples/notes-service"))
+        .expect("the notes-service example opens")
+}
+
 /// (environment, stack) -> rendered text, for every shipped environment.
 fn render_all(format: Format) -> BTreeMap<(String, String), String> {
-    let project = project();
+    render_project(&project(), format)
+}
+
+fn render_project(project: &Project, format: Format) -> BTreeMap<(String, String), String> {
     let mut all = BTreeMap::new();
     for env in project.environment_names().expect("environments") {
         let rendered = project.render(&env).expect("shipped environments render");
@@ -30,9 +39,18 @@ fn render_all(format: Format) -> BTreeMap<(String, String), String> {
 #[test]
 fn every_environment_and_stack_matches_its_snapshot() {
     let all = render_all(Format::Yaml);
-    assert_eq!(all.len(), 12, "3 environments x 4 stacks");
+    assert_eq!(all.len(), 15, "3 environments x 5 stacks");
     for ((env, stack), text) in all {
         insta::assert_snapshot!(format!("{env}-{stack}"), text);
+    }
+}
+
+#[test]
+fn every_environment_and_stack_of_the_notes_service_matches_its_snapshot() {
+    let all = render_project(&notes_service(), Format::Yaml);
+    assert_eq!(all.len(), 4, "2 environments x 2 stacks");
+    for ((env, stack), text) in all {
+        insta::assert_snapshot!(format!("notes-{env}-{stack}"), text);
     }
 }
 
@@ -40,6 +58,11 @@ fn every_environment_and_stack_matches_its_snapshot() {
 fn rendering_twice_gives_identical_bytes() {
     assert_eq!(render_all(Format::Yaml), render_all(Format::Yaml));
     assert_eq!(render_all(Format::Json), render_all(Format::Json));
+    let notes = notes_service();
+    assert_eq!(
+        render_project(&notes, Format::Json),
+        render_project(&notes, Format::Json)
+    );
 }
 
 #[test]
@@ -61,7 +84,7 @@ fn shipped_environments_differ_where_the_design_says() {
     for env in ["dev", "staging", "prod"] {
         assert_eq!(count(env, "network", "AWS::EC2::Subnet"), 6);
         assert_eq!(count(env, "network", "AWS::EC2::SecurityGroup"), 3);
-        assert_eq!(count(env, "storage", "AWS::S3::Bucket"), 2);
+        assert_eq!(count(env, "storage", "AWS::S3::Bucket"), 3, "inbox, photos, artifacts");
         assert_eq!(
             count(env, "storage", "AWS::SQS::Queue"),
             4,
@@ -103,7 +126,10 @@ fn cfn_lint_finds_nothing_in_any_rendered_template() {
     let bin = support::python_tools();
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for ((env, stack), text) in render_all(Format::Json) {
+    let notes = render_project(&notes_service(), Format::Json)
+        .into_iter()
+        .map(|((env, stack), text)| ((format!("notes-{env}"), stack), text));
+    for ((env, stack), text) in render_all(Format::Json).into_iter().chain(notes) {
         let path = dir.path().join(format!("{env}-{stack}.json"));
         std::fs::write(&path, text).unwrap();
         files.push(path);
@@ -172,8 +198,8 @@ fn buckets_and_secrets_are_kept_unless_their_own_creation_rolls_back() {
     let buckets = rendered_resources("AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
-        6,
-        "two buckets in each of three environments"
+        9,
+        "three buckets (inbox, photos, artifacts) in each of three environments"
     );
     let secrets = rendered_resources("AWS::SecretsManager::Secret");
     assert_eq!(secrets.len(), 3, "one master secret per environment");

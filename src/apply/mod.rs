@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::aws::AwsError;
+use crate::aws::{ArtifactStore, AwsError};
 use crate::aws::cloudformation::{
     Capability, CloudFormation, CreateStackRequest, RequestToken, StackDescription, StackEvent,
     WaitPolicy,
@@ -105,9 +105,12 @@ impl From<&StackEvent> for Cause {
     }
 }
 
-/// Runs every stack of `plan` that has changes, in dependency order.
-pub async fn execute<C: CloudFormation>(
+/// Runs every stack of `plan` that has changes, in dependency order. Before a stack's operation,
+/// the function packages its template deploys from S3 are put into their artifact bucket (which an
+/// earlier stack of the same apply may just have created).
+pub async fn execute<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
+    artifacts: &A,
     rendered: &RenderedEnvironment,
     stacks: &[StackPlan],
     options: ApplyOptions,
@@ -167,6 +170,7 @@ pub async fn execute<C: CloudFormation>(
         let runs = ready.iter().map(|(stack, rendered_stack)| {
             run_stack(
                 cloudformation,
+                artifacts,
                 stack,
                 rendered_stack,
                 &tags,
@@ -232,8 +236,9 @@ fn result(stack: &StackPlan, outcome: StackOutcome, elapsed: Duration) -> StackR
     }
 }
 
-async fn run_stack<C: CloudFormation>(
+async fn run_stack<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
+    artifacts: &A,
     stack: &StackPlan,
     rendered: &RenderedStack,
     tags: &BTreeMap<String, String>,
@@ -251,9 +256,12 @@ async fn run_stack<C: CloudFormation>(
         operation,
         resources: stack.changes.len(),
     });
-    let watched = match operation {
-        Operation::Update => update(cloudformation, stack, options, progress).await,
-        _ => create(cloudformation, stack, rendered, tags, options, progress).await,
+    let watched = match upload_artifacts(artifacts, stack, rendered, progress).await {
+        Err(cause) => Err(cause),
+        Ok(()) => match operation {
+            Operation::Update => update(cloudformation, stack, options, progress).await,
+            _ => create(cloudformation, stack, rendered, tags, options, progress).await,
+        },
     };
     let outcome = match watched {
         Ok(watched) => outcome_of(&stack.stack_name, operation, &watched),
@@ -399,6 +407,57 @@ async fn create<C: CloudFormation>(
     })
     .await
     .map_err(&failed)
+}
+
+/// Puts each package the stack's template deploys from S3 into its bucket, unless an object of that
+/// key is there already: keys are content hashes, so an existing object holds exactly these bytes.
+/// The upload precedes the stack operation because CloudFormation has Lambda fetch the code from S3
+/// while it creates or updates the function (AWS::Lambda::Function Code, S3Bucket: "An Amazon S3
+/// bucket in the same AWS Region as your function"); a missing object fails that resource.
+async fn upload_artifacts<A: ArtifactStore>(
+    artifacts: &A,
+    stack: &StackPlan,
+    rendered: &RenderedStack,
+    progress: &dyn Progress,
+) -> Result<(), Cause> {
+    for artifact in rendered.template.artifacts.values() {
+        let failed = |err: AwsError| Cause {
+            logical_id: artifact.function.clone(),
+            resource_type: "AWS::Lambda::Function".to_owned(),
+            status: err.operation().to_owned(),
+            reason: format!(
+                "could not upload its code to s3://{}/{}: {err}",
+                artifact.bucket, artifact.key
+            ),
+        };
+        if artifacts
+            .exists(&artifact.bucket, &artifact.key)
+            .await
+            .map_err(failed)?
+        {
+            continue;
+        }
+        artifacts
+            .put(
+                &artifact.bucket,
+                &artifact.key,
+                artifact.package.bytes.clone(),
+                &artifact.package.sha256,
+            )
+            .await
+            .map_err(failed)?;
+        progress.report(ProgressEvent::Note {
+            stack: stack.stack_name.clone(),
+            message: format!(
+                "uploaded the code of {} ({} bytes) to s3://{}/{}",
+                artifact.function,
+                artifact.package.bytes.len(),
+                artifact.bucket,
+                artifact.key
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Deletes a stack that holds no resources (a failed first creation, or a change-set shell) so it

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::aws::cloudformation::StackStatus;
+use crate::aws::artifacts::MemoryArtifacts;
 use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
 use crate::plan::plan;
 use crate::project::Project;
@@ -52,7 +53,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
     );
     let rendered = dev();
     let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
 
@@ -101,7 +102,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let rendered = dev();
 
     let first = plan(&fake, &rendered, Some("storage")).await.unwrap();
-    let report = execute(&fake, &rendered, &first.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &first.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
@@ -115,7 +116,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     // The next apply converges: the empty stack is deleted, then created again.
     let second = plan(&fake, &rendered, Some("storage")).await.unwrap();
     assert_eq!(second.stacks[0].action, StackAction::Recreate);
-    let report = execute(&fake, &rendered, &second.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &second.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(
@@ -184,7 +185,7 @@ async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
     fake.lose_answers("CreateStack", 4);
     let rendered = dev();
     let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
@@ -216,7 +217,7 @@ async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
     fake.lose_answers("CreateStack", 4);
     let rendered = dev();
     let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
@@ -233,7 +234,7 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
         fake.create_meanwhile("photofeed-dev-storage", theirs.clone());
         let rendered = dev();
         let planned = plan(&fake, &rendered, Some("storage")).await.unwrap();
-        let report = execute(&fake, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
             .await
             .unwrap();
         let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
@@ -275,7 +276,7 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     assert_eq!(storage.action, StackAction::Update);
     // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
     fake.lose_answers("ExecuteChangeSet", 1);
-    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &update.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     assert!(
@@ -309,7 +310,7 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     )
     .await
     .unwrap();
-    let report = execute(&fake, &rendered, &update.stacks, OPTIONS, &NoProgress)
+    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &update.stacks, OPTIONS, &NoProgress)
         .await
         .unwrap();
     let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
@@ -334,4 +335,61 @@ fn each_operation_of_a_plan_has_a_token_of_its_own() {
         .collect();
     // Four stacks, two plans: a later plan's create is another operation, not a retry of this one.
     assert_eq!(tokens.len(), 8, "{tokens:?}");
+}
+
+/// Function code reaches the artifact bucket before the stack that deploys it, once per content
+/// hash: an object already there is not sent again.
+#[tokio::test]
+async fn function_code_is_uploaded_before_its_stack_and_only_once() {
+    let fake = Fake::default();
+    let artifacts = MemoryArtifacts::default();
+    let rendered = dev();
+    let planned = plan(&fake, &rendered, None).await.unwrap();
+    let report = execute(&fake, &artifacts, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    assert!(report.failed().is_empty(), "{report:?}");
+    let app = rendered.stacks.iter().find(|s| s.name == "app").unwrap();
+    let keys: Vec<String> = app.template.artifacts.keys().cloned().collect();
+    assert_eq!(keys.len(), 2, "feed API and upload processor");
+    assert_eq!(*artifacts.puts.lock().unwrap(), keys);
+    let bucket = "photofeed-dev-artifacts-111111111111";
+    for artifact in app.template.artifacts.values() {
+        assert_eq!(artifact.bucket, bucket);
+        let stored = artifacts.objects.lock().unwrap()[&(bucket.to_owned(), artifact.key.clone())].clone();
+        assert_eq!(stored, artifact.package.bytes);
+    }
+
+    let app_plan = planned.stacks.iter().find(|s| s.stack == "app").unwrap();
+    upload_artifacts(&artifacts, app_plan, app, &NoProgress).await.unwrap();
+    assert_eq!(artifacts.puts.lock().unwrap().len(), 2, "nothing sent twice");
+}
+
+/// An upload S3 refuses fails the stack before CloudFormation is asked to deploy it, and names
+/// the function and the object.
+#[tokio::test]
+async fn a_refused_upload_fails_the_stack_before_any_stack_operation() {
+    let fake = Fake::default();
+    let artifacts = MemoryArtifacts {
+        deny: true,
+        ..MemoryArtifacts::default()
+    };
+    let rendered = dev();
+    let planned = plan(&fake, &rendered, None).await.unwrap();
+    let report = execute(&fake, &artifacts, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        .await
+        .unwrap();
+    let StackOutcome::Failed { causes, status, .. } = outcome(&report, "app") else {
+        panic!("app must fail: {report:?}");
+    };
+    assert_eq!(*status, None, "never created");
+    assert_eq!(causes[0].logical_id, "FeedApiFunction");
+    assert!(
+        causes[0].reason.contains("s3://photofeed-dev-artifacts-111111111111/")
+            && causes[0].reason.contains("access denied"),
+        "{}",
+        causes[0].reason
+    );
+    assert!(fake.describe_stack("photofeed-dev-app").await.unwrap().is_none());
+    assert!(matches!(outcome(&report, "storage"), StackOutcome::Succeeded { .. }));
 }

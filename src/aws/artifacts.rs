@@ -32,11 +32,20 @@ pub trait ArtifactStore: Send + Sync {
 pub struct MemoryArtifacts {
     pub objects: std::sync::Mutex<std::collections::BTreeMap<(String, String), Arc<Vec<u8>>>>,
     pub puts: std::sync::Mutex<Vec<String>>,
+    /// Answers every call with access denied, as S3 does without `s3:PutObject` on the bucket.
+    pub deny: bool,
 }
 
 #[cfg(test)]
 impl ArtifactStore for MemoryArtifacts {
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool, AwsError> {
+        if self.deny {
+            return Err(AwsError::AccessDenied {
+                operation: "HeadObject",
+                stack: None,
+                message: format!("not allowed to read {bucket}"),
+            });
+        }
         let objects = self.objects.lock().expect("test lock");
         Ok(objects.contains_key(&(bucket.to_owned(), key.to_owned())))
     }

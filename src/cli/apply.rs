@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::apply::{self, ApplyOptions, guard};
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::{SdkCloudFormation, once};
+use crate::aws::{SdkArtifacts, SdkCloudFormation, once};
 use crate::cli::{
     AwsOptions, Console, confirm, connect, ctrl_c, policy_gate, runtime, until_interrupted,
     write_out,
@@ -70,6 +70,7 @@ pub fn run(
     let runtime = runtime()?;
     let clients = runtime.block_on(connect(&rendered.environment, aws))?;
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+    let artifacts = SdkArtifacts::new(&clients);
 
     let plan = match (&saved, &args.plan) {
         (Some(saved), Some(path)) => runtime.block_on(guard::check_saved_plan(
@@ -131,7 +132,7 @@ pub fn run(
     let progress = console.progress();
     let running = Running::new(progress.as_ref());
     let report = runtime.block_on(until_interrupted(
-        apply::execute(&cloudformation, &rendered, &plan.stacks, options, &running),
+        apply::execute(&cloudformation, &artifacts, &rendered, &plan.stacks, options, &running),
         ctrl_c(),
         &running,
         format!("strata apply --env {}", plan.environment),

@@ -40,6 +40,14 @@ impl Fixture {
         Fixture { dir }
     }
 
+    /// A private copy of another project in this repository (`examples/notes-service`), symbolic
+    /// links resolved.
+    pub fn copy_of(relative_root: &str) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&project_root().join(relative_root), dir.path());
+        Fixture { dir }
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

@@ -53,6 +53,8 @@ pub enum DriftReader {
     DbInstance,
     Bucket,
     Queue,
+    Function,
+    Table,
 }
 
 /// One resource type as strata knows it.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsError;
 use crate::aws::live::{
-    Address, Bucket, DbInstance, Instance, InternetGateway, LiveResources, NatGateway, Queue,
-    RouteTable, SecurityGroup, Subnet, Vpc,
+    Address, Bucket, DbInstance, Function, Instance, InternetGateway, LiveResources, NatGateway,
+    Queue, RouteTable, SecurityGroup, Subnet, Table, Vpc,
 };
 use crate::catalog::DriftReader;
 
@@ -24,6 +24,8 @@ pub enum LiveKind {
     DbInstance,
     Bucket,
     Queue,
+    Function,
+    Table,
 }
 
 impl LiveKind {
@@ -42,6 +44,8 @@ impl LiveKind {
             DriftReader::DbInstance => LiveKind::DbInstance,
             DriftReader::Bucket => LiveKind::Bucket,
             DriftReader::Queue => LiveKind::Queue,
+            DriftReader::Function => LiveKind::Function,
+            DriftReader::Table => LiveKind::Table,
             DriftReader::Route
             | DriftReader::GatewayAttachment
             | DriftReader::EipAssociation
@@ -99,6 +103,10 @@ pub struct LiveState {
     pub db_instances: BTreeMap<String, DbInstance>,
     pub buckets: BTreeMap<String, Bucket>,
     pub queues: BTreeMap<String, Queue>,
+    /// By function name.
+    pub functions: BTreeMap<String, Function>,
+    /// By table name.
+    pub tables: BTreeMap<String, Table>,
 }
 
 impl LiveState {
@@ -129,12 +137,14 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::NatGateway),
         ids(LiveKind::Address),
     );
-    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls) = (
+    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls, function_names, table_names) = (
         ids(LiveKind::SecurityGroup),
         ids(LiveKind::Instance),
         ids(LiveKind::DbInstance),
         ids(LiveKind::Bucket),
         ids(LiveKind::Queue),
+        ids(LiveKind::Function),
+        ids(LiveKind::Table),
     );
     let (
         vpcs,
@@ -148,6 +158,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances,
         buckets,
         queues,
+        functions,
+        tables,
     ) = tokio::try_join!(
         skip_empty(&vpc_ids, |ids| live.vpcs(ids)),
         skip_empty(&subnet_ids, |ids| live.subnets(ids)),
@@ -160,6 +172,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         skip_empty(&db_ids, |ids| live.db_instances(ids)),
         skip_empty(&bucket_names, |ids| live.buckets(ids)),
         skip_empty(&queue_urls, |ids| live.queues(ids)),
+        skip_empty(&function_names, |ids| live.functions(ids)),
+        skip_empty(&table_names, |ids| live.tables(ids)),
     )?;
     Ok(LiveState {
         vpcs: keyed(vpcs, |v| v.id.clone()),
@@ -173,6 +187,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances: keyed(db_instances, |d| d.identifier.to_ascii_lowercase()),
         buckets: keyed(buckets, |b| b.name.clone()),
         queues: keyed(queues, |q| q.url.clone()),
+        functions: keyed(functions, |f| f.name.clone()),
+        tables: keyed(tables, |t| t.name.clone()),
     })
 }
 

@@ -3,6 +3,7 @@
 //! A check compares only what is declared (plus the few defaults AWS applies for certain), and skips what it
 //! cannot resolve or read: every reported difference must be real.
 
+mod application;
 mod compute;
 mod database;
 mod network;
@@ -164,6 +165,8 @@ pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
         DriftReader::DbInstance => database::db_instance(ctx),
         DriftReader::Bucket => storage::bucket(ctx),
         DriftReader::Queue => storage::queue(ctx),
+        DriftReader::Function => application::function(ctx),
+        DriftReader::Table => application::table(ctx),
         // Its rule is compared with the group's live rules by the group's check.
         DriftReader::SecurityGroupRule => Diffs::default().verdict(),
     }
@@ -202,7 +205,9 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         | DriftReader::Instance
         | DriftReader::DbInstance
         | DriftReader::Bucket
-        | DriftReader::Queue => &[],
+        | DriftReader::Queue
+        | DriftReader::Function
+        | DriftReader::Table => &[],
     };
     wanted
         .iter()

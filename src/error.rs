@@ -77,6 +77,30 @@ pub enum Error {
         hint: String,
     },
 
+    #[error("stack {stack} receives output {output} of stack {upstream}, but {reason}")]
+    UpstreamOutput {
+        stack: String,
+        upstream: String,
+        output: String,
+        reason: String,
+    },
+
+    #[error(
+        "stack {stack}: parameter {parameter} reads Systems Manager parameter `{entry}`, which does not exist in this region"
+    )]
+    SsmParameterMissing {
+        stack: String,
+        parameter: String,
+        entry: String,
+    },
+
+    /// Settings the account or region refuses, found by the read-only checks before any change set.
+    #[error("{}", format_preflight(environment, problems))]
+    Preflight {
+        environment: String,
+        problems: Vec<crate::preflight::Problem>,
+    },
+
     #[error("saved plan {} cannot be applied: {reason}. Run `strata plan --out` again", path.display())]
     StalePlan { path: PathBuf, reason: String },
 
@@ -85,6 +109,12 @@ pub enum Error {
         bullets(changes)
     )]
     ReplacementRefused { changes: Vec<String> },
+
+    #[error(
+        "refusing to apply: the plan removes stacks that have no definition any more\n{}\nNothing was executed",
+        bullets(refusals)
+    )]
+    RemovalRefused { refusals: Vec<String> },
 
     #[error(
         "{command} changes AWS and needs confirmation, but there is no terminal to ask on: pass --yes{}",
@@ -126,6 +156,18 @@ pub enum Error {
 
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+
+    /// Reading another revision of the project (`diff --against`, `graph --against`).
+    #[error("git {command}: {message}")]
+    Git { command: String, message: String },
+
+    /// The other revision of the project does not render.
+    #[error("the project at {reference} ({commit}) does not render: {source}")]
+    RevisionInvalid {
+        reference: String,
+        commit: String,
+        source: Box<Error>,
+    },
 }
 
 fn interrupted(running: &[String], command: &str) -> String {
@@ -155,6 +197,17 @@ fn bullets(lines: &[String]) -> String {
         .map(|line| format!("  - {line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn format_preflight(environment: &str, problems: &[crate::preflight::Problem]) -> String {
+    let mut text = format!(
+        "environment {environment} asks for what the account cannot give (checked before any change set; nothing was changed):"
+    );
+    for problem in problems {
+        text.push_str("\n  - ");
+        text.push_str(&problem.to_string());
+    }
+    text
 }
 
 fn format_diagnostics(diagnostics: &[Diagnostic]) -> String {

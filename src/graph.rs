@@ -1,5 +1,6 @@
-//! Stack order from the imports templates really use: a stack comes after every stack whose
-//! exports it imports. Unknown imports and cycles are errors that name the stacks.
+//! Stack order from the references templates really make: a stack comes after every stack whose
+//! exports it imports and every stack whose outputs it receives as parameters (which strata resolves
+//! when it creates or updates the stack). Unknown references and cycles are errors that name the stacks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -15,7 +16,7 @@ pub struct StackNode<'a> {
     pub template: &'a Template,
 }
 
-/// For each stack, the stacks it imports from.
+/// For each stack, the stacks it imports from or receives outputs of.
 pub type Dependencies = BTreeMap<String, BTreeSet<String>>;
 
 pub fn dependencies(stacks: &[StackNode]) -> Result<Dependencies, Error> {
@@ -35,6 +36,43 @@ pub fn dependencies(stacks: &[StackNode]) -> Result<Dependencies, Error> {
     let mut graph = Dependencies::new();
     for stack in stacks {
         let needs = graph.entry(stack.name.to_string()).or_default();
+        for (parameter, source) in stack.template.output_references() {
+            let field = format!("parameters.{parameter}");
+            match stacks.iter().find(|other| other.name == source.stack) {
+                Some(other) if other.name == stack.name => problems.push(Diagnostic::new(
+                    stack.file,
+                    field,
+                    "receives an output of its own stack; refer to the resource directly",
+                )),
+                Some(other) if other.template.outputs.contains_key(&source.output) => {
+                    needs.insert(other.name.to_string());
+                }
+                Some(other) => problems.push(Diagnostic::new(
+                    stack.file,
+                    field,
+                    format!(
+                        "receives output `{}` of stack `{}`, which has no such output; its outputs: {}",
+                        source.output,
+                        other.name,
+                        other
+                            .template
+                            .outputs
+                            .keys()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+                None => problems.push(Diagnostic::new(
+                    stack.file,
+                    field,
+                    format!(
+                        "receives an output of stack `{}`, which is not defined; check the *_stack settings",
+                        source.stack
+                    ),
+                )),
+            }
+        }
         for import in stack.template.imports() {
             match exporters.get(import.as_str()) {
                 Some(exporter) if *exporter != stack.name => {
@@ -135,6 +173,63 @@ mod tests {
         assert_eq!(
             order(&g).unwrap(),
             ["network", "database", "bastion", "storage"]
+        );
+    }
+
+    fn node<'a>(name: &'a str, template: &'a Template) -> StackNode<'a> {
+        StackNode {
+            name,
+            file: Path::new("stacks/x.yaml"),
+            template,
+        }
+    }
+
+    #[test]
+    fn outputs_received_as_parameters_order_stacks_like_imports() {
+        use crate::model::{Output, Parameter};
+        let mut database = Template::default();
+        database
+            .output(
+                "WriterEndpoint",
+                Output {
+                    description: "writer".into(),
+                    value: serde_json::json!("w"),
+                    export: None,
+                },
+            )
+            .unwrap();
+        let mut bastion = Template::default();
+        bastion
+            .parameter(
+                "DatabaseWriterEndpoint",
+                Parameter::from_output("database", "WriterEndpoint"),
+            )
+            .unwrap();
+        let graph =
+            dependencies(&[node("bastion", &bastion), node("database", &database)]).unwrap();
+        assert_eq!(order(&graph).unwrap(), ["database", "bastion"]);
+
+        let mut wrong = Template::default();
+        wrong
+            .parameter("X", Parameter::from_output("database", "ReaderEndpoints"))
+            .unwrap();
+        wrong
+            .parameter("Y", Parameter::from_output("nowhere", "Z"))
+            .unwrap();
+        let Err(Error::Invalid(problems)) =
+            dependencies(&[node("bastion", &wrong), node("database", &database)])
+        else {
+            panic!("unknown outputs and stacks are errors");
+        };
+        let messages: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            messages[0].contains("parameters.X")
+                && messages[0].contains("has no such output; its outputs: WriterEndpoint"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].contains("stack `nowhere`, which is not defined"),
+            "{messages:?}"
         );
     }
 

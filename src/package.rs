@@ -227,8 +227,11 @@ mod tests {
                     .write(true)
                     .open(entry.path())
                     .unwrap();
-                file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
-                    .unwrap();
+                file.set_modified(
+                    std::time::SystemTime::UNIX_EPOCH
+                        + std::time::Duration::from_secs(1_000_000_000),
+                )
+                .unwrap();
             }
         }
     }
@@ -238,13 +241,21 @@ mod tests {
     #[test]
     fn the_same_files_give_identical_bytes_and_hash() {
         let first = tempfile::tempdir().unwrap();
-        write(first.path(), "handler.py", "def main(event, context):\n    return 1\n");
+        write(
+            first.path(),
+            "handler.py",
+            "def main(event, context):\n    return 1\n",
+        );
         write(first.path(), "lib/util.py", "X = 1\n");
         write(first.path(), "lib/data/a.json", "{}\n");
         let second = tempfile::tempdir().unwrap();
         write(second.path(), "lib/data/a.json", "{}\n");
         write(second.path(), "lib/util.py", "X = 1\n");
-        write(second.path(), "handler.py", "def main(event, context):\n    return 1\n");
+        write(
+            second.path(),
+            "handler.py",
+            "def main(event, context):\n    return 1\n",
+        );
         set_mtime_far_apart(second.path());
 
         let a = package_dir(first.path()).unwrap();
@@ -257,7 +268,11 @@ mod tests {
         assert_eq!(a.key(), format!("{}.zip", a.sha256));
         assert_eq!(a.files, ["handler.py", "lib/data/a.json", "lib/util.py"]);
 
-        write(second.path(), "handler.py", "def main(event, context):\n    return 2\n");
+        write(
+            second.path(),
+            "handler.py",
+            "def main(event, context):\n    return 2\n",
+        );
         let changed = package_dir(second.path()).unwrap();
         assert_ne!(changed.sha256, a.sha256, "a code change changes the hash");
     }
@@ -265,7 +280,11 @@ mod tests {
     #[test]
     fn entries_carry_fixed_times_modes_and_no_extra_fields() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "index.mjs", "export const handler = async () => 1;\n");
+        write(
+            dir.path(),
+            "index.mjs",
+            "export const handler = async () => 1;\n",
+        );
         write(dir.path(), "bootstrap", "#!/bin/sh\n");
         #[cfg(unix)]
         {
@@ -288,10 +307,17 @@ mod tests {
         for index in 0..archive.len() {
             let mut file = archive.by_index(index).unwrap();
             assert_eq!(file.last_modified(), Some(DateTime::default()));
-            assert_eq!(file.extra_data().map(|d| d.len()).unwrap_or(0), 0, "no extra fields");
+            assert_eq!(
+                file.extra_data().map(|d| d.len()).unwrap_or(0),
+                0,
+                "no extra fields"
+            );
             assert_eq!(file.extra_data_fields().count(), 0);
             assert_eq!(file.compression(), CompressionMethod::Deflated);
-            modes.push((file.name().unwrap().into_owned(), file.unix_mode().map(|m| m & 0o777)));
+            modes.push((
+                file.name().unwrap().into_owned(),
+                file.unix_mode().map(|m| m & 0o777),
+            ));
             let mut text = String::new();
             file.read_to_string(&mut text).unwrap();
             assert!(!text.is_empty());

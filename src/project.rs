@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::graph::{self, StackNode};
 use crate::model::Template;
 use crate::naming;
-use crate::policy::{PolicyReport, PolicySet, TemplateInput, Waiver};
+use crate::policy::{Evaluation, PolicyReport, PolicySet, TemplateInput, Waiver};
 use crate::stacks::{self, StackContext, crosscheck};
 
 pub struct Project {
@@ -177,27 +177,49 @@ impl Project {
 
     /// Evaluates the environment's rule files over all its templates, with the stacks' waivers.
     pub fn check_policies(&self, rendered: &RenderedEnvironment) -> Result<PolicyReport, Error> {
-        let values: Vec<serde_json::Value> = rendered
-            .stacks
+        Ok(self
+            .check_policies_all(std::slice::from_ref(rendered))?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// The policy reports of several environments, in order, from one evaluation pass over all their
+    /// templates (each rule file is run once over every template that selects it).
+    pub fn check_policies_all(
+        &self,
+        environments: &[RenderedEnvironment],
+    ) -> Result<Vec<PolicyReport>, Error> {
+        let values: Vec<Vec<serde_json::Value>> = environments
             .iter()
-            .map(|s| crate::render::template_value(&s.template))
-            .collect();
-        let templates: Vec<TemplateInput> = rendered
-            .stacks
-            .iter()
-            .zip(&values)
-            .map(|(stack, template)| TemplateInput {
-                stack: &stack.name,
-                template,
+            .map(|rendered| {
+                rendered
+                    .stacks
+                    .iter()
+                    .map(|s| crate::render::template_value(&s.template))
+                    .collect()
             })
             .collect();
-        let waivers: Vec<Waiver> = rendered
-            .stacks
+        let evaluations: Vec<Evaluation> = environments
             .iter()
-            .flat_map(|s| s.waivers.clone())
+            .zip(&values)
+            .map(|(rendered, values)| Evaluation {
+                files: self.policies.selection(&rendered.environment),
+                templates: rendered
+                    .stacks
+                    .iter()
+                    .zip(values)
+                    .map(|(stack, template)| TemplateInput {
+                        stack: &stack.name,
+                        template,
+                    })
+                    .collect(),
+                waivers: rendered
+                    .stacks
+                    .iter()
+                    .flat_map(|s| s.waivers.clone())
+                    .collect::<Vec<Waiver>>(),
+            })
             .collect();
-        Ok(self
-            .policies
-            .check(&rendered.environment, &templates, &waivers)?)
+        Ok(self.policies.check_all(&evaluations)?)
     }
 }

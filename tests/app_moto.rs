@@ -92,7 +92,9 @@ fn the_notes_service_applies_reapplies_nothing_and_a_handler_change_updates_only
                 (
                     f.function_name().unwrap_or_default().to_owned(),
                     f.memory_size(),
-                    f.runtime().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+                    f.runtime()
+                        .map(|r| r.as_str().to_owned())
+                        .unwrap_or_default(),
                 )
             })
             .collect();
@@ -114,12 +116,19 @@ fn the_notes_service_applies_reapplies_nothing_and_a_handler_change_updates_only
             .unwrap();
         let table = table.table().unwrap();
         assert_eq!(
-            table.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str()),
+            table
+                .billing_mode_summary()
+                .and_then(|b| b.billing_mode())
+                .map(|m| m.as_str()),
             Some("PAY_PER_REQUEST")
         );
         let keys = artifact_keys(&moto).await;
         assert_eq!(keys.len(), 3, "one package per function: {keys:?}");
-        assert!(keys.iter().all(|k| k.len() == 64 + 4 && k.ends_with(".zip")), "{keys:?}");
+        assert!(
+            keys.iter()
+                .all(|k| k.len() == 64 + 4 && k.ends_with(".zip")),
+            "{keys:?}"
+        );
         keys
     });
 
@@ -139,7 +148,12 @@ fn the_notes_service_applies_reapplies_nothing_and_a_handler_change_updates_only
         changes(&changed),
         [("service".into(), "modify".into(), "NotesApiFunction".into())]
     );
-    let function = &changed["stacks"].as_array().unwrap().iter().find(|s| s["stack"] == "service").unwrap()["changes"][0];
+    let function = &changed["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stack"] == "service")
+        .unwrap()["changes"][0];
     let paths: Vec<&str> = function["properties"]
         .as_array()
         .unwrap()
@@ -151,7 +165,11 @@ fn the_notes_service_applies_reapplies_nothing_and_a_handler_change_updates_only
 
     strata(&fixture, &moto, &["apply", "--env", "dev", "--yes"], 0);
     let after = block(artifact_keys(&moto));
-    assert_eq!(after.len(), 4, "the new package beside the old ones: {after:?}");
+    assert_eq!(
+        after.len(),
+        4,
+        "the new package beside the old ones: {after:?}"
+    );
     assert!(keys.iter().all(|k| after.contains(k)));
     assert_eq!(changes(&plan(&fixture, &moto, 0)), []);
 }
@@ -161,9 +179,13 @@ fn a_function_memory_size_changed_out_of_band_is_drift() {
     let moto = Moto::start();
     let fixture = Fixture::copy_of("examples/notes-service");
     support::deploy::apply(fixture.root(), "dev", &moto);
-    let clean: Value =
-        serde_json::from_str(&strata(&fixture, &moto, &["drift", "--env", "dev", "--json"], 0))
-            .unwrap();
+    let clean: Value = serde_json::from_str(&strata(
+        &fixture,
+        &moto,
+        &["drift", "--env", "dev", "--json"],
+        0,
+    ))
+    .unwrap();
     assert!(clean["stacks"].is_array());
 
     block(async {
@@ -177,9 +199,13 @@ fn a_function_memory_size_changed_out_of_band_is_drift() {
             .await
             .unwrap();
     });
-    let report: Value =
-        serde_json::from_str(&strata(&fixture, &moto, &["drift", "--env", "dev", "--json"], 2))
-            .unwrap();
+    let report: Value = serde_json::from_str(&strata(
+        &fixture,
+        &moto,
+        &["drift", "--env", "dev", "--json"],
+        2,
+    ))
+    .unwrap();
     let mut drifted = Vec::new();
     for stack in report["stacks"].as_array().unwrap() {
         for resource in stack["resources"].as_array().unwrap() {
@@ -203,5 +229,8 @@ fn a_function_memory_size_changed_out_of_band_is_drift() {
         )]
     );
     let human = strata(&fixture, &moto, &["drift", "--env", "dev"], 2);
-    assert!(human.contains("MemorySize") && human.contains("1024"), "{human}");
+    assert!(
+        human.contains("MemorySize") && human.contains("1024"),
+        "{human}"
+    );
 }

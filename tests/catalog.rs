@@ -249,7 +249,14 @@ fn the_wildcard_resource_exception_covers_only_actions_without_resource_types() 
         .map(|item| item.trim().trim_matches('\''))
         .filter(|item| !item.is_empty())
         .collect();
-    assert_eq!(actions, ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]);
+    assert_eq!(
+        actions,
+        [
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "logs:DescribeLogGroups"
+        ]
+    );
 
     let (schemas, _) = cfn_lint_schemas();
     let policies: Value = serde_json::from_str(

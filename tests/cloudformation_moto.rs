@@ -442,3 +442,36 @@ async fn retried_mutations_on_an_endpoint_that_ignores_tokens() {
         .await
         .unwrap();
 }
+
+/// ListStacks through the adapter: every page, with the status filter that leaves deleted stacks out (moto
+/// honours the filter; without it, it lists `DELETE_COMPLETE` stacks too, as AWS does for 90 days).
+#[tokio::test]
+async fn list_stacks_leaves_deleted_stacks_out() {
+    let (_moto, _clients, cfn) = setup().await;
+    let create = |stack: &str| CreateStackRequest {
+        stack: stack.into(),
+        template_body: queue_template(30)
+            .to_string()
+            .replace("shop-dev-storage", stack),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        capabilities: Vec::new(),
+        termination_protection: false,
+        client_request_token: RequestToken::derive("create", &[stack]),
+    };
+    cfn.create_stack(&create("shop-dev-kept")).await.unwrap();
+    let gone = cfn.create_stack(&create("shop-dev-gone")).await.unwrap();
+    cfn.delete_stack(&gone, &token("delete")).await.unwrap();
+
+    let listed = cfn.list_stacks().await.unwrap();
+    let found: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(found, [("shop-dev-kept", "CREATE_COMPLETE")]);
+    assert!(
+        listed[0]
+            .id
+            .starts_with("arn:aws:cloudformation:eu-west-1:111111111111:stack/shop-dev-kept/")
+    );
+}

@@ -21,6 +21,8 @@ use support::moto::{ACCOUNT_ID, Moto, REGION};
 /// alignment below needs.
 struct Deployed {
     physical_ids: BTreeMap<String, String>,
+    /// The stack's parameter values (values other stacks' outputs passed in).
+    parameters: BTreeMap<String, String>,
     exports: BTreeMap<String, String>,
     /// `Fn::GetAtt [X, Arn]` of buckets and queues (all the alignment's documents use).
     arns: BTreeMap<String, String>,
@@ -76,8 +78,15 @@ impl Deployed {
             .into_iter()
             .map(|(name, export)| (name, export.value))
             .collect();
+        let parameters = cloudformation
+            .describe_stack(stack)
+            .await
+            .unwrap()
+            .map(|description| description.parameters)
+            .unwrap_or_default();
         Deployed {
             physical_ids,
+            parameters,
             exports,
             arns,
         }
@@ -89,6 +98,7 @@ impl Deployed {
             region: REGION,
             account_id: ACCOUNT_ID,
             physical_ids: &self.physical_ids,
+            parameters: &self.parameters,
             exports: &self.exports,
             attributes: self,
         }
@@ -108,7 +118,9 @@ impl Deployed {
 /// metadata options (IMDSv2), RDS `VPCSecurityGroups` and `ManageMasterUserPassword`, bucket versioning,
 /// the encryption rule's `BucketKeyEnabled` (measured here: moto applies the algorithm but reports the bucket key
 /// off), public-access block, ownership controls, lifecycle rules, notifications and `AWS::S3::BucketPolicy`, and
-/// `AWS::SQS::QueuePolicy`. (`AWS::EC2::EIPAssociation` is also ignored by moto; dev declares none.)
+/// `AWS::SQS::QueuePolicy`, bucket `LoggingConfiguration` (PutBucketLogging: moto checks that the destination's
+/// bucket policy admits `logging.s3.amazonaws.com`), and the DB instances' monitoring, insights, IAM
+/// authentication and log exports. (`AWS::EC2::EIPAssociation` is also ignored by moto; dev declares none.)
 /// Further, moto's CloudFormation silently skips `AWS::SecretsManager::Secret` and
 /// `AWS::SecretsManager::SecretTargetAttachment` (stack CREATE_COMPLETE, no secret, MOTO_NOTES section 4), and
 /// stores the primary's `{{resolve:secretsmanager:...}}` password unresolved: so the database's master secret
@@ -156,11 +168,19 @@ async fn align_emulator_with_declarations(
                     align_bucket(clients, bucket, &properties).await
                 }
                 ("AWS::S3::BucketPolicy", _) => {
+                    // Statements with a service principal first: moto 5.2.5's PutBucketLogging
+                    // reads the destination's statements in order and fails with HTTP 500 on one
+                    // whose Principal is the string "*" (the TLS-only Deny) before it reaches the
+                    // log delivery grant (MOTO_NOTES section 10). Order means nothing to IAM.
+                    let mut document = properties["PolicyDocument"].clone();
+                    if let Some(statements) = document["Statement"].as_array_mut() {
+                        statements.sort_by_key(|s| s["Principal"].is_string());
+                    }
                     clients
                         .s3
                         .put_bucket_policy()
                         .bucket(properties["Bucket"].as_str().unwrap())
-                        .policy(properties["PolicyDocument"].to_string())
+                        .policy(document.to_string())
                         .send()
                         .await
                         .unwrap();
@@ -262,14 +282,31 @@ async fn align_instance(clients: &AwsClients, instance: &str, properties: &Value
 }
 
 /// The DB's groups, and the master password its dynamic reference names (`password`: the secret's value).
+/// Also enhanced monitoring's interval, Performance Insights, IAM authentication and the log exports, which moto's
+/// CloudFormation ignores too (its DBInstance reads none of them from the template; measured: DescribeDBInstances
+/// then reports MonitoringInterval 0, IAM authentication off and no exports).
 async fn align_db(clients: &AwsClients, db: &str, properties: &Value, password: Option<String>) {
     let groups = strings(&properties["VPCSecurityGroups"]);
+    let exports = aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+        .set_enable_log_types(Some(strings(&properties["EnableCloudwatchLogsExports"])))
+        .build();
     clients
         .rds
         .modify_db_instance()
         .db_instance_identifier(db)
         .set_vpc_security_group_ids(Some(groups))
         .set_master_user_password(password)
+        .set_monitoring_interval(properties["MonitoringInterval"].as_i64().map(|n| n as i32))
+        .set_enable_iam_database_authentication(
+            properties["EnableIAMDatabaseAuthentication"].as_bool(),
+        )
+        .set_enable_performance_insights(properties["EnablePerformanceInsights"].as_bool())
+        .set_performance_insights_retention_period(
+            properties["PerformanceInsightsRetentionPeriod"]
+                .as_i64()
+                .map(|n| n as i32),
+        )
+        .cloudwatch_logs_export_configuration(exports)
         .apply_immediately(true)
         .send()
         .await
@@ -459,6 +496,32 @@ async fn align_bucket(clients: &AwsClients, bucket: &str, properties: &Value) {
         .send()
         .await
         .unwrap();
+    if let Some(target) = properties["LoggingConfiguration"]["DestinationBucketName"].as_str() {
+        // The destination's policy was put before (logical ids sort `AccessLogBucketPolicy` first);
+        // moto refuses the call unless that policy admits logging.s3.amazonaws.com to PutObject.
+        clients
+            .s3
+            .put_bucket_logging()
+            .bucket(bucket)
+            .bucket_logging_status(
+                BucketLoggingStatus::builder()
+                    .logging_enabled(
+                        LoggingEnabled::builder()
+                            .target_bucket(target)
+                            .target_prefix(
+                                properties["LoggingConfiguration"]["LogFilePrefix"]
+                                    .as_str()
+                                    .unwrap_or_default(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     if let Some(queues) = properties["NotificationConfiguration"]["QueueConfigurations"].as_array()
     {
         let configurations = queues
@@ -789,6 +852,71 @@ fn a_resized_primary_database_is_drift() {
         json!([{"path": "DBInstanceClass", "expected": "db.t4g.micro", "actual": "db.r6g.large",
                 "severity": "normal", "sources": ["live"]}])
     );
+}
+
+/// Issue 14: monitoring and logging switched off outside the stack are [security] drift, read from
+/// the live DB instance (DescribeDBInstances) and bucket (GetBucketLogging). What moto cannot show
+/// (EC2 detailed monitoring, another KMS key) is tested on data in src/drift/checks.
+#[test]
+fn monitoring_and_access_logging_switched_off_are_security_drift() {
+    let dev = Dev::deploy();
+    let primary = dev.physical_id("database", "DatabasePrimary");
+    let photos = dev.physical_id("storage", "PhotosBucket");
+    dev.runtime.block_on(async {
+        dev.clients
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(&primary)
+            .monitoring_interval(0)
+            .enable_iam_database_authentication(false)
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        dev.clients
+            .s3
+            .put_bucket_logging()
+            .bucket(&photos)
+            .bucket_logging_status(aws_sdk_s3::types::BucketLoggingStatus::builder().build())
+            .send()
+            .await
+            .unwrap();
+    });
+    let report = dev.drift(2);
+    let drifted: Vec<(String, Value)> = report["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|stack| {
+            stack["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["status"] == "modified")
+                .map(|r| (r["logical_id"].as_str().unwrap().to_owned(), r.clone()))
+        })
+        .collect();
+    let ids: Vec<&str> = drifted.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["DatabasePrimary", "PhotosBucket"], "{report:#}");
+    let (_, db) = &drifted[0];
+    assert_eq!(db["severity"], "security");
+    assert_eq!(
+        db["differences"],
+        json!([
+            {"path": "MonitoringInterval", "expected": 60, "actual": 0, "severity": "security", "sources": ["live"]},
+            {"path": "EnableIAMDatabaseAuthentication", "expected": true, "actual": false, "severity": "security", "sources": ["live"]},
+        ])
+    );
+    let (_, bucket) = &drifted[1];
+    assert_eq!(bucket["severity"], "security");
+    let differences = bucket["differences"].as_array().unwrap();
+    assert_eq!(differences.len(), 1, "{bucket:#}");
+    assert_eq!(
+        differences[0]["path"],
+        "LoggingConfiguration.DestinationBucketName"
+    );
+    assert_eq!(differences[0]["actual"], Value::Null);
+    assert_eq!(differences[0]["severity"], "security");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use predicates::str::contains;
 use serde_json::Value;
@@ -122,7 +122,7 @@ fn a_fresh_environment_plans_every_stack_as_a_creation() {
         .args(["plan", "--env", "dev"])
         .assert()
         .success()
-        .stdout(contains("photofeed-dev-network  create (28 resources)"))
+        .stdout(contains("photofeed-dev-network  create (31 resources)"))
         .stdout(contains("+ AWS::EC2::VPC"))
         .stdout(contains("created after network (it imports their exports)"));
 }
@@ -154,6 +154,63 @@ fn unchanged_inputs_plan_no_changes_and_leave_no_change_set() {
             );
         }
     });
+}
+
+/// The CloudFormation calls of a no-change plan, counted on the wire by the test proxy (no faults): the
+/// network and storage are judged unchanged from DescribeStacks and GetTemplate; the database (a
+/// `{{resolve:secretsmanager:...}}` password) and the bastion (an SSM-typed image parameter) still get a
+/// change set, since CloudFormation resolves those values itself (src/plan/unchanged.rs).
+#[test]
+fn a_no_change_plan_reads_each_stack_twice_unless_cloudformation_resolves_values() {
+    let (moto, fixture) = deployed_dev();
+    let proxy = support::faults::FaultProxy::start(moto.port(), support::faults::Faults::none());
+    support::strata(fixture.root())
+        .envs(support::moto_env(&moto))
+        .envs(support::endpoint_env(&proxy.endpoint_url()))
+        .env_remove("AWS_SESSION_TOKEN")
+        .args(["plan", "--env", "dev", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+
+    let mut per_stack: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut others = Vec::new();
+    for seen in proxy.seen() {
+        let mut words = seen.call.splitn(3, ' ');
+        let (service, action, target) = (
+            words.next().unwrap_or_default(),
+            words.next().unwrap_or_default(),
+            words.next().unwrap_or_default(),
+        );
+        match service {
+            "cloudformation" if target.starts_with("photofeed-dev-") => per_stack
+                .entry(target.to_owned())
+                .or_default()
+                .push(action.to_owned()),
+            "cloudformation" | "sts" => others.push(format!("{service} {action}")),
+            _ => {}
+        }
+    }
+    for quiet in ["photofeed-dev-network", "photofeed-dev-storage"] {
+        assert_eq!(
+            per_stack[quiet],
+            ["DescribeStacks", "GetTemplate"],
+            "{quiet}: {per_stack:?}"
+        );
+    }
+    for resolved in ["photofeed-dev-database", "photofeed-dev-bastion"] {
+        assert!(
+            per_stack[resolved].iter().any(|a| a == "CreateChangeSet"),
+            "{resolved}: {per_stack:?}"
+        );
+    }
+    // The account check, and one ListStacks for stacks without a definition.
+    assert_eq!(
+        others,
+        ["sts GetCallerIdentity", "cloudformation ListStacks"],
+        "{others:?}"
+    );
+    println!("calls of a no-change plan of dev: {per_stack:?} and {others:?}");
 }
 
 #[test]
@@ -204,6 +261,76 @@ fn a_changed_setting_shows_exactly_that_modification() {
         ))
         .stdout(contains(
             "Plan: 0 to add, 3 to modify (0 replacements), 0 to remove.",
+        ));
+}
+
+#[test]
+fn a_dependent_whose_inputs_change_with_its_upstream_is_planned_with_values_known_later() {
+    let (moto, fixture) = deployed_dev();
+    fixture.edit(
+        "environments/dev.yaml",
+        "  replicas:\n    count: 1",
+        "  replicas:\n    count: 2",
+    );
+
+    let plan = plan_json(&fixture, &moto, 2);
+    assert_eq!(
+        changes(&plan, "database"),
+        [("add".into(), "DatabaseReplica2".into())]
+    );
+    // The bastion's template is unchanged: moto creates its change set with no changes at all (and would
+    // for a parameter-only update too), so what it does comes from strata's prediction.
+    let bastion = stack(&plan, "bastion");
+    assert_eq!(bastion["action"], "update");
+    let readers = bastion["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "DatabaseReaderEndpoints")
+        .unwrap();
+    assert_eq!(readers["from"], "stack_output");
+    assert_eq!(readers["value"]["state"], "after_apply");
+    assert_eq!(readers["value"]["after"], "database");
+    assert_eq!(readers["deployed"], readers["value"]["now"]);
+    let writer = bastion["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "DatabaseWriterEndpoint")
+        .unwrap();
+    assert_eq!(
+        writer["value"]["state"], "known",
+        "the primary is untouched"
+    );
+    // The user data may replace the instance (conditionalCreateOnly in its schema), which moves the EIP.
+    assert_eq!(
+        changes(&plan, "bastion"),
+        [
+            ("modify".into(), "BastionEip".into()),
+            ("modify".into(), "BastionInstance".into())
+        ]
+    );
+    let instance = &bastion["changes"][1];
+    assert_eq!(instance["replacement"], "conditional");
+    assert_eq!(instance["replacement_source"], "predicted");
+    assert_eq!(instance["properties"][0]["path"], "UserData");
+    assert_eq!(
+        instance["properties"][0]["parameter"],
+        "DatabaseReaderEndpoints"
+    );
+
+    support::strata_on(fixture.root(), &moto)
+        .args(["plan", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): ",
+        ))
+        .stdout(contains(
+            "-> known after database applies (apply plans this stack again then)",
+        ))
+        .stdout(contains(
+            "UserData (through parameter DatabaseReaderEndpoints): ",
         ));
 }
 

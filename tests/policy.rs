@@ -49,7 +49,7 @@ fn evaluate_file(
     evaluate(&files, &[TemplateInput { stack, template }], &[]).unwrap()
 }
 
-const STACKS: [&str; 4] = ["network", "database", "bastion", "storage"];
+const STACKS: [&str; 5] = ["network", "database", "bastion", "storage", "app"];
 
 #[test]
 fn shipped_rule_files_load_sorted_and_parse() {
@@ -58,9 +58,12 @@ fn shipped_rule_files_load_sorted_and_parse() {
     assert_eq!(
         names,
         [
+            "application",
             "aws",
             "database",
+            "keys",
             "lifecycle",
+            "logging",
             "network",
             "production",
             "storage",
@@ -246,6 +249,159 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             "PROD_RDS_MULTI_AZ",
             "Db",
             primary(json!({"MultiAZ": false})),
+        ),
+        (
+            "RDS_ENHANCED_MONITORING",
+            "Db",
+            primary(json!({"MonitoringInterval": 0})),
+        ),
+        (
+            "RDS_PERFORMANCE_INSIGHTS",
+            "Db",
+            primary(json!({"EnablePerformanceInsights": false})),
+        ),
+        (
+            "RDS_IAM_AUTHENTICATION",
+            "Db",
+            primary(json!({"EnableIAMDatabaseAuthentication": false})),
+        ),
+        (
+            "RDS_POSTGRESQL_LOG_EXPORTS",
+            "Db",
+            primary(json!({"EnableCloudwatchLogsExports": ["postgresql"]})),
+        ),
+        (
+            "PROD_RDS_REPLICA_MULTI_AZ",
+            "Replica",
+            json!({"Resources": {"Replica": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}, "MultiAZ": false, "DeletionProtection": true}}}}),
+        ),
+        (
+            "PROD_RDS_REPLICA_DELETION_PROTECTION",
+            "Replica",
+            json!({"Resources": {"Replica": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"SourceDBInstanceIdentifier": {"Ref": "Db"}, "MultiAZ": true, "DeletionProtection": false}}}}),
+        ),
+        (
+            "LOG_GROUP_RETENTION",
+            "Logs",
+            json!({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {}}}}),
+        ),
+        (
+            "IAM_NO_WILDCARD_ACTIONS",
+            "Role",
+            json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p",
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}]}}]}}}}),
+        ),
+        (
+            "IAM_NO_WILDCARD_RESOURCES",
+            "Role",
+            json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p",
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}]}}}}),
+        ),
+        (
+            "LAMBDA_LOGS_WITH_RETENTION",
+            "Fn",
+            json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}}}),
+        ),
+        (
+            "DYNAMODB_TABLE_PITR",
+            "Table",
+            json!({"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"SSESpecification": {"SSEEnabled": true}}}}}),
+        ),
+        (
+            "DYNAMODB_TABLE_ENCRYPTED",
+            "Table",
+            json!({"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}}}}}),
+        ),
+        (
+            "SNS_TOPIC_ENCRYPTED",
+            "Topic",
+            json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t"}}}}),
+        ),
+        (
+            "API_STAGE_ACCESS_LOGS",
+            "Stage",
+            json!({"Resources": {"Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {"StageName": "dev",
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 1, "ThrottlingRateLimit": 1}}}}}),
+        ),
+        (
+            "API_STAGE_THROTTLED",
+            "Stage",
+            json!({"Resources": {"Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {"StageName": "dev",
+            "AccessLogSettings": {"DestinationArn": "arn", "Format": "$context.requestId"}}}}}),
+        ),
+        (
+            "KMS_KEY_ROTATION",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"EnableKeyRotation": false, "PendingWindowInDays": 30}}}}),
+        ),
+        (
+            "KMS_KEY_DELETION_WINDOW",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"EnableKeyRotation": true, "PendingWindowInDays": 7}}}}),
+        ),
+        (
+            "KMS_KEY_RETAINED",
+            "Key",
+            json!({"Resources": {"Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"EnableKeyRotation": true, "PendingWindowInDays": 30}}}}),
+        ),
+        (
+            "S3_BUCKET_ACCESS_LOGGING",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({}))}}),
+        ),
+        (
+            "S3_ACCESS_LOG_BUCKET",
+            "Logs",
+            json!({"Resources": {
+            "Inbox": bucket(json!({"LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}}})),
+            "Logs": bucket(json!({}))}}),
+        ),
+        (
+            "AWS_S3_ACCESS_LOG_DESTINATION_SSE_S3",
+            "Logs",
+            json!({"Resources": {
+            "Inbox": bucket(json!({"LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}}})),
+            "Logs": bucket(json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}}))}}),
+        ),
+        (
+            "PROD_S3_BUCKET_CUSTOMER_KEY",
+            "Inbox",
+            json!({"Resources": {"Inbox": bucket(json!({"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}))}}),
+        ),
+        (
+            "PROD_SQS_QUEUE_CUSTOMER_KEY",
+            "Jobs",
+            json!({"Resources": {"Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": true}}}}),
+        ),
+        (
+            "EC2_INSTANCE_VOLUMES_ENCRYPTED",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"MetadataOptions": {"HttpTokens": "required"},
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": false}}]}}}}),
+        ),
+        (
+            "PROD_EC2_DETAILED_MONITORING",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"Monitoring": false}}}}),
+        ),
+        (
+            "EC2_VPC_FLOW_LOGS",
+            "Vpc",
+            json!({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}}}),
+        ),
+        (
+            "PROD_EC2_TERMINATION_PROTECTION",
+            "Bastion",
+            json!({"Resources": {"Bastion": {"Type": "AWS::EC2::Instance", "Properties": {"DisableApiTermination": false}}}}),
         ),
         (
             "STATEFUL_DELETION_POLICY_SET",
@@ -593,6 +749,44 @@ fn cross_resource_rules_name_only_the_offending_resource() {
     assert_eq!(tls.property_path, "/Resources/Uncovered");
 }
 
+/// Issue 14's rules that tell a log bucket from the buckets logging into it point at the bucket
+/// that breaks them, never at the others or at `/Resources`.
+#[test]
+fn access_log_rules_name_only_the_offending_bucket() {
+    let sse_s3 = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]});
+    let cmk = json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]});
+    let logging = json!({"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "x/"});
+    let template = json!({"Resources": {
+        "Logs": bucket(json!({"BucketEncryption": cmk})),
+        "Keyed": bucket(json!({"BucketEncryption": cmk, "LoggingConfiguration": logging})),
+        "Plain": bucket(json!({"BucketEncryption": sse_s3, "LoggingConfiguration": logging})),
+    }});
+    let ids = |file: &str, rule: &str| -> Vec<Option<String>> {
+        evaluate_file(file, Level::Error, file, &template)
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| f.logical_id)
+            .collect()
+    };
+    let named = |ids: &[&str]| -> Vec<Option<String>> {
+        ids.iter().map(|id| Some(id.to_string())).collect()
+    };
+    assert_eq!(
+        ids("aws", "AWS_S3_ACCESS_LOG_DESTINATION_SSE_S3"),
+        named(&["Logs"])
+    );
+    // The log bucket for its missing expiry; the buckets logging into it for its missing grant.
+    assert_eq!(
+        ids("storage", "S3_ACCESS_LOG_BUCKET"),
+        named(&["Keyed", "Logs", "Plain"])
+    );
+    assert_eq!(
+        ids("production", "PROD_S3_BUCKET_CUSTOMER_KEY"),
+        named(&["Plain"])
+    );
+}
+
 #[test]
 fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
     // Errors only where a queue exists, so only the second template fails to evaluate.
@@ -618,4 +812,74 @@ fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
         }
         other => panic!("expected an evaluation error, got {other:?}"),
     }
+}
+
+/// The one-pass evaluation of many environments (what `validate` runs) finds exactly what one evaluation
+/// per template finds: each rule file at each environment's level, waivers applied per environment. Every
+/// rule file is put at `error` in every environment so that findings exist to compare (dev and staging
+/// break production.guard), and one environment gives the files another level.
+#[test]
+fn one_pass_over_every_environment_finds_what_one_evaluation_per_template_finds() {
+    use std::collections::BTreeSet;
+    use strata::policy::{Evaluation, evaluate_checked};
+
+    let project = strata::project::Project::open(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("project opens");
+    let rendered: Vec<_> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|env| project.render(env).expect("renders"))
+        .collect();
+    let values: Vec<Vec<Value>> = rendered
+        .iter()
+        .map(|r| {
+            r.stacks
+                .iter()
+                .map(|s| strata::render::template_value(&s.template))
+                .collect()
+        })
+        .collect();
+    let evaluations: Vec<Evaluation> = rendered
+        .iter()
+        .zip(&values)
+        .enumerate()
+        .map(|(index, (r, values))| Evaluation {
+            files: all_at(if index == 1 {
+                Level::Warn
+            } else {
+                Level::Error
+            }),
+            templates: r
+                .stacks
+                .iter()
+                .zip(values)
+                .map(|(s, template)| TemplateInput {
+                    stack: &s.name,
+                    template,
+                })
+                .collect(),
+            waivers: r.stacks.iter().flat_map(|s| s.waivers.clone()).collect(),
+        })
+        .collect();
+
+    let batched = evaluate_checked(&evaluations).expect("evaluates");
+    assert_eq!(batched.len(), 3);
+    let mut found_any = false;
+    for (evaluation, report) in evaluations.iter().zip(&batched) {
+        let mut findings = BTreeSet::new();
+        let mut waived = BTreeSet::new();
+        for template in &evaluation.templates {
+            let one =
+                evaluate(&evaluation.files, &[*template], &evaluation.waivers).expect("evaluates");
+            findings.extend(one.findings);
+            waived.extend(one.waived);
+        }
+        found_any |= !findings.is_empty();
+        assert_eq!(report.findings, findings.into_iter().collect::<Vec<_>>());
+        assert_eq!(report.waived, waived.into_iter().collect::<Vec<_>>());
+    }
+    assert!(found_any, "the comparison must have findings to compare");
+    assert!(
+        batched[1].findings.iter().all(|f| f.level == Level::Warn),
+        "staging's level is its own"
+    );
 }

@@ -84,7 +84,12 @@ fn shipped_environments_differ_where_the_design_says() {
     for env in ["dev", "staging", "prod"] {
         assert_eq!(count(env, "network", "AWS::EC2::Subnet"), 6);
         assert_eq!(count(env, "network", "AWS::EC2::SecurityGroup"), 3);
-        assert_eq!(count(env, "storage", "AWS::S3::Bucket"), 3, "inbox, photos, artifacts");
+        assert_eq!(
+            count(env, "storage", "AWS::S3::Bucket"),
+            4,
+            "inbox, photos, artifacts and the access log bucket"
+        );
+        assert_eq!(count(env, "network", "AWS::EC2::FlowLog"), 1);
         assert_eq!(
             count(env, "storage", "AWS::SQS::Queue"),
             4,
@@ -94,6 +99,133 @@ fn shipped_environments_differ_where_the_design_says() {
     // Primary plus replicas.
     assert_eq!(count("dev", "database", "AWS::RDS::DBInstance"), 2);
     assert_eq!(count("prod", "database", "AWS::RDS::DBInstance"), 3);
+    // Customer-managed keys: none in dev; in staging and prod one for the buckets and one per
+    // queue. Performance Insights stays on aws/rds everywhere (production.guard says why).
+    assert_eq!(count("dev", "storage", "AWS::KMS::Key"), 0);
+    for env in ["dev", "staging", "prod"] {
+        assert_eq!(count(env, "database", "AWS::KMS::Key"), 0);
+    }
+    for env in ["staging", "prod"] {
+        assert_eq!(count(env, "storage", "AWS::KMS::Key"), 3);
+    }
+}
+
+/// Issue 14. Every DB instance exports both PostgreSQL logs ("RDS for PostgreSQL - postgresql |
+/// upgrade", RDS API reference, CloudwatchLogsExportConfiguration) and carries no
+/// DBInstanceIdentifier: the property is create-only in the AWS::RDS::DBInstance schema, so adding
+/// it to instances deployed without one would replace them (the catalog predicts it).
+#[test]
+fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
+    let project = project();
+    let rds = strata::catalog::catalog()
+        .get("AWS::RDS::DBInstance")
+        .unwrap();
+    assert_eq!(
+        rds.replacement(&[strata::catalog::Segment::Key("DBInstanceIdentifier".into())]),
+        strata::catalog::Replacement::Always
+    );
+    for env in project.environment_names().unwrap() {
+        let rendered = project.render(&env).unwrap();
+        let database = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "database")
+            .unwrap();
+        let template = database.template.to_value();
+        let resources = template["Resources"].as_object().unwrap();
+        let instances: Vec<_> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::RDS::DBInstance")
+            .collect();
+        assert!(!instances.is_empty());
+        let protected_replicas = rendered
+            .environment
+            .settings
+            .database
+            .as_ref()
+            .expect("database settings")
+            .replicas
+            .multi_az;
+        for (id, instance) in instances {
+            assert!(
+                instance["Properties"].get("DBInstanceIdentifier").is_none(),
+                "{env} {id}"
+            );
+            // MultiAZ is conditionally create-only: replicas deployed without it keep it absent
+            // unless the environment turns it on.
+            if instance["Properties"]
+                .get("SourceDBInstanceIdentifier")
+                .is_some()
+            {
+                assert_eq!(
+                    instance["Properties"].get("MultiAZ").is_some(),
+                    protected_replicas,
+                    "{env} {id}"
+                );
+            }
+            assert_eq!(
+                instance["Properties"]["EnableCloudwatchLogsExports"],
+                serde_json::json!(["postgresql", "upgrade"]),
+                "{env} {id}"
+            );
+        }
+    }
+}
+
+/// Issue 14. S3 User Guide, Walkthrough: Configuring a bucket for notifications, and SQS Developer
+/// Guide, Enable compatibility between event sources from AWS services and encrypted queues: with a
+/// customer-managed key on the queue, S3 needs kms:GenerateDataKey and kms:Decrypt on the key or
+/// notifications are silently not delivered. The key policy admits exactly the notifying bucket of
+/// this account, and a queue no bucket notifies admits nobody.
+#[test]
+fn a_notified_queue_key_admits_s3_for_exactly_its_bucket_and_account() {
+    let project = project();
+    for env in ["staging", "prod"] {
+        let rendered = project.render(env).unwrap();
+        let account = &rendered.environment.settings.account_id;
+        let storage = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "storage")
+            .unwrap();
+        let template = storage.template.to_value();
+        let resources = &template["Resources"];
+        let s3_statements = |key: &str| -> Vec<serde_json::Value> {
+            resources[key]["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Principal"]["Service"] == "s3.amazonaws.com")
+                .cloned()
+                .collect()
+        };
+        let admitted = s3_statements("PhotoUploadedQueueKey");
+        assert_eq!(admitted.len(), 1, "{env}");
+        assert_eq!(
+            admitted[0]["Action"],
+            serde_json::json!(["kms:GenerateDataKey", "kms:Decrypt"])
+        );
+        assert_eq!(
+            admitted[0]["Condition"]["ArnLike"]["aws:SourceArn"],
+            serde_json::json!([{"Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::photofeed-{env}-inbox-{account}")}])
+        );
+        assert_eq!(
+            admitted[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            account.as_str()
+        );
+        assert!(s3_statements("FeedFanoutQueueKey").is_empty(), "{env}");
+        for queue in ["PhotoUploadedQueue", "PhotoUploadedDeadLetterQueue"] {
+            assert_eq!(
+                resources[queue]["Properties"]["KmsMasterKeyId"],
+                serde_json::json!({"Fn::GetAtt": ["PhotoUploadedQueueKey", "Arn"]})
+            );
+            assert!(
+                resources[queue]["Properties"]
+                    .get("SqsManagedSseEnabled")
+                    .is_none()
+            );
+        }
+    }
 }
 
 /// cfn-lint's W3691 on a PostgreSQL major version alone (`EngineVersion: "17"`), which is a false
@@ -198,8 +330,8 @@ fn buckets_and_secrets_are_kept_unless_their_own_creation_rolls_back() {
     let buckets = rendered_resources("AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
-        9,
-        "three buckets (inbox, photos, artifacts) in each of three environments"
+        12,
+        "three buckets (inbox, photos, artifacts) and the access log bucket in each of three environments"
     );
     let secrets = rendered_resources("AWS::SecretsManager::Secret");
     assert_eq!(secrets.len(), 3, "one master secret per environment");
@@ -221,7 +353,13 @@ fn an_environment_with_replicas_renders_the_secret_pattern() {
     let project = project();
     for env in project.environment_names().unwrap() {
         let rendered = project.render(&env).unwrap();
-        let username = &rendered.environment.settings.database.master_username;
+        let username = &rendered
+            .environment
+            .settings
+            .database
+            .as_ref()
+            .expect("database settings")
+            .master_username;
         let database = rendered
             .stacks
             .iter()
@@ -452,4 +590,40 @@ fn the_bastion_user_data_rebuilds_the_forwarding_at_every_boot() {
             String::from_utf8_lossy(&check.stderr)
         );
     }
+}
+
+/// The architecture diagram of every environment (`strata graph`), reviewed like the templates.
+#[test]
+fn every_environment_has_its_architecture_diagram_snapshot() {
+    let project = project();
+    for env in project.environment_names().expect("environments") {
+        let rendered = project.render(&env).expect("shipped environments render");
+        let diagram = strata::diagram::build(&rendered, None);
+        let mermaid = strata::diagram::text::mermaid(&diagram);
+        assert_eq!(
+            mermaid,
+            strata::diagram::text::mermaid(&strata::diagram::build(&rendered, None)),
+            "same input, same bytes"
+        );
+        insta::assert_snapshot!(format!("{env}-diagram-mermaid"), mermaid);
+        insta::assert_snapshot!(
+            format!("{env}-diagram-dot"),
+            strata::diagram::text::dot(&diagram)
+        );
+    }
+}
+
+/// The README shows this file; `scripts/diagram.sh` writes it.
+#[test]
+fn the_committed_prod_diagram_is_current() {
+    let project = project();
+    let rendered = project.render("prod").expect("prod renders");
+    let svg = strata::diagram::svg::svg(&strata::diagram::build(&rendered, None));
+    let path = support::project_root().join("examples/architecture/prod.svg");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == svg,
+        "{} is not the current prod diagram: run scripts/diagram.sh and commit it",
+        path.display()
+    );
 }

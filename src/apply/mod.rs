@@ -2,8 +2,14 @@
 //! run concurrently. New stacks are created with CreateStack, existing ones updated by executing
 //! the plan's change set (exactly what was reviewed). A failed stack stops everything that depends
 //! on it; its root cause is extracted from the operation's events.
+//!
+//! Values a stack receives from other stacks' outputs are read when its turn comes, after those
+//! stacks have applied. A value the plan could only announce ("known after X applies") makes apply
+//! plan that stack again: a fresh change set with the values now output, which must stay within what
+//! the plan showed and passes the replacement guard again before it is executed.
 
 pub mod guard;
+pub mod removal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -11,23 +17,27 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::aws::{ArtifactStore, AwsError};
 use crate::aws::cloudformation::{
     Capability, CloudFormation, CreateStackRequest, RequestToken, StackDescription, StackEvent,
     WaitPolicy,
 };
 use crate::aws::once;
+use crate::aws::{ArtifactStore, AwsError};
 use crate::error::Error;
-use crate::plan::{StackAction, StackPlan, template_body};
+use crate::plan::parameters::{self, ParameterValue};
+use crate::plan::{StackAction, StackPlan, explain, template_body};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use crate::watch::events::{rollback_failures, root_causes};
 use crate::watch::{Operation, Progress, ProgressEvent, Watched, follow};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Stacks get (and keep) termination protection: the environment asks for it (production).
     pub termination_protection: bool,
     pub wait: WaitPolicy,
+    /// Stateful resources that may be replaced or removed (`--allow-replace`): also what a re-plan at
+    /// apply time is judged by.
+    pub allow_replace: BTreeSet<String>,
 }
 
 /// What happened to each stack of the plan, in plan (dependency) order.
@@ -35,6 +45,9 @@ pub struct ApplyOptions {
 pub struct ApplyReport {
     pub environment: String,
     pub stacks: Vec<StackResult>,
+    /// The plan's stack removals, in the order they ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<removal::RemovalResult>,
 }
 
 impl ApplyReport {
@@ -43,6 +56,7 @@ impl ApplyReport {
         ApplyReport {
             environment: plan.environment.clone(),
             stacks: plan.stacks.iter().map(unchanged).collect(),
+            removed: Vec::new(),
         }
     }
 
@@ -51,6 +65,17 @@ impl ApplyReport {
             .iter()
             .filter(|s| matches!(s.outcome, StackOutcome::Failed { .. }))
             .collect()
+    }
+
+    /// The stacks that failed or were not started, removals included: what the apply did not do.
+    pub fn not_applied(&self) -> Vec<String> {
+        let failed = self.failed().into_iter().map(|s| s.stack_name.clone());
+        let removals = self
+            .removed
+            .iter()
+            .filter(|r| !r.succeeded())
+            .map(|r| r.stack_name.clone());
+        failed.chain(removals).collect()
     }
 }
 
@@ -113,7 +138,7 @@ pub async fn execute<C: CloudFormation, A: ArtifactStore>(
     artifacts: &A,
     rendered: &RenderedEnvironment,
     stacks: &[StackPlan],
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<ApplyReport, Error> {
     let tags = rendered.environment.tags();
@@ -172,7 +197,10 @@ pub async fn execute<C: CloudFormation, A: ArtifactStore>(
                 cloudformation,
                 artifacts,
                 stack,
-                rendered_stack,
+                Target {
+                    stack: rendered_stack,
+                    environment: rendered,
+                },
                 &tags,
                 options,
                 progress,
@@ -197,6 +225,7 @@ pub async fn execute<C: CloudFormation, A: ArtifactStore>(
     Ok(ApplyReport {
         environment: rendered.environment.name.clone(),
         stacks: ordered,
+        removed: Vec::new(),
     })
 }
 
@@ -236,13 +265,20 @@ fn result(stack: &StackPlan, outcome: StackOutcome, elapsed: Duration) -> StackR
     }
 }
 
+/// The stack being applied, within its environment (whose other stacks' outputs it may receive).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    stack: &'a RenderedStack,
+    environment: &'a RenderedEnvironment,
+}
+
 async fn run_stack<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
     artifacts: &A,
     stack: &StackPlan,
-    rendered: &RenderedStack,
+    target: Target<'_>,
     tags: &BTreeMap<String, String>,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> StackResult {
     let started = Instant::now();
@@ -256,15 +292,20 @@ async fn run_stack<C: CloudFormation, A: ArtifactStore>(
         operation,
         resources: stack.changes.len(),
     });
-    let watched = match upload_artifacts(artifacts, stack, rendered, progress).await {
+    let watched = match upload_artifacts(artifacts, stack, target.stack, progress).await {
         Err(cause) => Err(cause),
         Ok(()) => match operation {
-            Operation::Update => update(cloudformation, stack, options, progress).await,
-            _ => create(cloudformation, stack, rendered, tags, options, progress).await,
+            Operation::Update => {
+                update(cloudformation, stack, target, tags, options, progress).await
+            }
+            _ => create(cloudformation, stack, target, tags, options, progress)
+                .await
+                .map(Some),
         },
     };
     let outcome = match watched {
-        Ok(watched) => outcome_of(&stack.stack_name, operation, &watched),
+        Ok(Some(watched)) => outcome_of(&stack.stack_name, operation, &watched),
+        Ok(None) => StackOutcome::Unchanged,
         Err(cause) => StackOutcome::Failed {
             status: stack.deployed_status.clone(),
             causes: vec![cause],
@@ -352,7 +393,7 @@ fn recovery_command(stack_name: &str, events: &[StackEvent]) -> String {
 
 /// Why a stack operation could not even start: an API call refused it (validation, permissions)
 /// or the stack changed under the plan.
-fn stack_cause(stack: &str, status: &str, reason: String) -> Cause {
+pub(crate) fn stack_cause(stack: &str, status: &str, reason: String) -> Cause {
     Cause {
         logical_id: stack.to_owned(),
         resource_type: "AWS::CloudFormation::Stack".to_owned(),
@@ -365,16 +406,68 @@ fn call_failed(stack: &str) -> impl Fn(AwsError) -> Cause + '_ {
     move |err| stack_cause(stack, err.operation(), err.to_string())
 }
 
+/// The values the stack's stack-output parameters take now that its upstreams have applied. A value the
+/// plan gave as known must not have moved (the plan is stale if it has).
+async fn resolve_parameters<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    target: Target<'_>,
+) -> Result<BTreeMap<String, String>, Cause> {
+    let name = &stack.stack_name;
+    let now = parameters::current_values(cloudformation, target.environment, &stack.parameters)
+        .await
+        .map_err(call_failed(name))?;
+    let mut values = BTreeMap::new();
+    for parameter in stack.parameters.iter().filter(|p| p.is_stack_output()) {
+        let Some(value) = now.get(&parameter.name).cloned().flatten() else {
+            return Err(stack_cause(
+                name,
+                "DescribeStacks",
+                format!(
+                    "parameter {} has no value: {} does not output it",
+                    parameter.name,
+                    parameter_source(parameter)
+                ),
+            ));
+        };
+        if let ParameterValue::Known { value: planned } = &parameter.value
+            && planned != &value
+        {
+            return Err(stack_cause(
+                name,
+                "DescribeStacks",
+                format!(
+                    "{} is {value} now, but the plan used {planned}: plan again",
+                    parameter_source(parameter)
+                ),
+            ));
+        }
+        values.insert(parameter.name.clone(), value);
+    }
+    Ok(values)
+}
+
+fn parameter_source(parameter: &parameters::PlannedParameter) -> String {
+    match &parameter.source {
+        parameters::ParameterSource::StackOutput { stack, output } => {
+            format!("output {output} of stack {stack}")
+        }
+        parameters::ParameterSource::Ssm { path } => format!("Systems Manager parameter {path}"),
+    }
+}
+
 async fn create<C: CloudFormation>(
     cloudformation: &C,
     stack: &StackPlan,
-    rendered: &RenderedStack,
+    target: Target<'_>,
     tags: &BTreeMap<String, String>,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<Watched, Cause> {
+    let rendered = target.stack;
     let name = &stack.stack_name;
     let failed = call_failed(name);
+    let parameters = resolve_parameters(cloudformation, stack, target).await?;
     if let Some(leftover) = cloudformation.describe_stack(name).await.map_err(&failed)? {
         if !leftover.status.has_no_resources_deployed() {
             return Err(stack_cause(
@@ -396,7 +489,7 @@ async fn create<C: CloudFormation>(
     let request = CreateStackRequest {
         stack: name.clone(),
         template_body,
-        parameters: BTreeMap::new(),
+        parameters,
         tags: tags.clone(),
         capabilities: vec![Capability::Iam],
         termination_protection: options.termination_protection,
@@ -489,31 +582,141 @@ async fn delete_leftover<C: CloudFormation>(
     Ok(watched.stack.is_some().then_some(watched))
 }
 
+/// Updates the stack: the plan's change set when the values it was made with still hold, otherwise a fresh
+/// one with the values now output (or nothing, `None`, when CloudFormation then finds nothing to change).
 async fn update<C: CloudFormation>(
     cloudformation: &C,
     stack: &StackPlan,
-    options: ApplyOptions,
+    target: Target<'_>,
+    tags: &BTreeMap<String, String>,
+    options: &ApplyOptions,
     progress: &dyn Progress,
-) -> Result<Watched, Cause> {
+) -> Result<Option<Watched>, Cause> {
     let name = &stack.stack_name;
     let failed = call_failed(name);
-    let change_set = stack.change_set_id.as_deref().ok_or_else(|| {
-        stack_cause(
-            name,
-            "ExecuteChangeSet",
-            "the plan has no change set for this update; plan again".to_owned(),
-        )
-    })?;
+    let values = resolve_parameters(cloudformation, stack, target).await?;
+    let as_planned = stack
+        .parameters
+        .iter()
+        .filter(|p| p.is_stack_output())
+        .all(|p| p.planned_value() == values.get(&p.name).map(String::as_str));
+    let (change_set, token) = match (&stack.change_set_id, as_planned) {
+        (Some(change_set), true) => (change_set.clone(), stack.client_request_token.clone()),
+        (planned, _) => {
+            if let Some(obsolete) = planned {
+                // Made with values that no longer hold; executing it would undo what the upstream did.
+                let _ = once::delete_change_set(cloudformation, name, obsolete).await;
+            }
+            match replan(
+                cloudformation,
+                stack,
+                target,
+                values,
+                tags,
+                options,
+                progress,
+            )
+            .await?
+            {
+                Some(change_set) => {
+                    let token = crate::plan::update_token(name, &change_set);
+                    (change_set, token)
+                }
+                None => return Ok(None),
+            }
+        }
+    };
     follow(cloudformation, name, name, progress, options.wait, || {
-        once::execute_change_set(
-            cloudformation,
-            name,
-            change_set,
-            &stack.client_request_token,
-        )
+        once::execute_change_set(cloudformation, name, &change_set, &token)
     })
     .await
+    .map(Some)
     .map_err(&failed)
+}
+
+/// Plans the stack again with `values`: a fresh change set, explained and predicted as `plan` does, that must
+/// stay within what the plan showed and pass the replacement guard. Returns the change set to execute, or
+/// `None` when there is nothing to change.
+async fn replan<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &StackPlan,
+    target: Target<'_>,
+    values: BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    options: &ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Option<String>, Cause> {
+    let name = &stack.stack_name;
+    let failed = call_failed(name);
+    let upstreams: Vec<&str> = stack.resolves_after().into_iter().collect();
+    progress.report(ProgressEvent::Note {
+        stack: name.clone(),
+        message: if upstreams.is_empty() {
+            "planning again: the plan made no change set".to_owned()
+        } else {
+            format!(
+                "planning again with the values {} now output{}",
+                upstreams.join(", "),
+                if values.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        values
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )
+        },
+    });
+    let body = template_body(target.stack)
+        .map_err(|err| stack_cause(name, "CreateChangeSet", err.to_string()))?;
+    let fresh = crate::plan::change_set(cloudformation, target.stack, &body, values.clone(), tags)
+        .await
+        .map_err(|err| stack_cause(name, "CreateChangeSet", err.to_string()))?;
+    let Some((change_set, aws_changes)) = fresh else {
+        progress.report(ProgressEvent::Note {
+            stack: name.clone(),
+            message: "CloudFormation finds nothing to change".to_owned(),
+        });
+        return Ok(None);
+    };
+    let deployed = cloudformation.get_template(name).await.map_err(&failed)?;
+    let mut changes = explain(
+        &aws_changes,
+        Some(&deployed),
+        &crate::render::template_value(&target.stack.template),
+    );
+    parameters::merge_effects(
+        &mut changes,
+        parameters::parameter_effects(
+            target.stack,
+            &parameters::with_values(&stack.parameters, &values),
+        ),
+    );
+    let mut objections = guard::beyond_plan(&stack.changes, &changes);
+    objections.extend(
+        guard::refused(name, &changes, &options.allow_replace)
+            .into_iter()
+            .map(|refused| {
+                format!("{refused}, which destroys its data; allow it with --allow-replace")
+            }),
+    );
+    if !objections.is_empty() {
+        let _ = once::delete_change_set(cloudformation, name, &change_set).await;
+        return Err(stack_cause(
+            name,
+            "CreateChangeSet",
+            format!(
+                "planned again with the values now known, the update {}; nothing was executed for this stack. Run plan (or apply) again to review it",
+                objections.join("; ")
+            ),
+        ));
+    }
+    Ok(Some(change_set))
 }
 
 /// Turns termination protection on where it is off; a stack that cannot be protected fails the apply.
@@ -551,5 +754,7 @@ async fn protect<C: CloudFormation>(
     }
 }
 
+#[cfg(test)]
+mod cross_stack_tests;
 #[cfg(test)]
 mod tests;

@@ -6,29 +6,31 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::aws::cloudformation::StackStatus;
 use crate::aws::artifacts::MemoryArtifacts;
+use crate::aws::cloudformation::StackStatus;
+use crate::aws::facts::fixed::FixedFacts;
 use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
 use crate::plan::plan;
 use crate::project::Project;
 use crate::watch::{NoProgress, recorded_events};
 
-const OPTIONS: ApplyOptions = ApplyOptions {
+pub(super) const OPTIONS: ApplyOptions = ApplyOptions {
     termination_protection: false,
     wait: WaitPolicy {
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
         max_wait: Duration::from_secs(5),
     },
+    allow_replace: BTreeSet::new(),
 };
 
-fn dev() -> RenderedEnvironment {
+pub(super) fn dev() -> RenderedEnvironment {
     Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .and_then(|project| project.render("dev"))
         .expect("the shipped dev environment renders")
 }
 
-fn outcome<'a>(report: &'a ApplyReport, stack: &str) -> &'a StackOutcome {
+pub(super) fn outcome<'a>(report: &'a ApplyReport, stack: &str) -> &'a StackOutcome {
     &report
         .stacks
         .iter()
@@ -52,10 +54,19 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
         ],
     );
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
 
     assert_eq!(
         outcome(&report, "network"),
@@ -94,6 +105,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
 #[tokio::test]
 async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let fake = Fake::default();
+    let facts = FixedFacts::default();
     let mut storage_failure = recorded_events("create_failed_rollback");
     storage_failure
         .iter_mut()
@@ -101,10 +113,19 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     fake.fail_next_create("photofeed-dev-storage", storage_failure);
     let rendered = dev();
 
-    let first = plan(&fake, &rendered, Some("storage")).await.unwrap();
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &first.stacks, OPTIONS, &NoProgress)
+    let first = plan(&fake, &facts, &rendered, Some("storage"))
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &first.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
         panic!("storage should fail: {report:?}");
     };
@@ -114,11 +135,20 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     assert!(causes[0].reason.contains("already exists"));
 
     // The next apply converges: the empty stack is deleted, then created again.
-    let second = plan(&fake, &rendered, Some("storage")).await.unwrap();
-    assert_eq!(second.stacks[0].action, StackAction::Recreate);
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &second.stacks, OPTIONS, &NoProgress)
+    let second = plan(&fake, &facts, &rendered, Some("storage"))
         .await
         .unwrap();
+    assert_eq!(second.stacks[0].action, StackAction::Recreate);
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &second.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "CREATE_COMPLETE")
     );
@@ -182,12 +212,21 @@ fn count(calls: &[String], call: &str) -> usize {
 async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
     let fake = Fake::default();
     // Every CreateStack takes effect, its answer is lost, and the SDK sends it again.
-    fake.lose_answers("CreateStack", 4);
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    fake.lose_answers("CreateStack", rendered.stacks.len());
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
     let calls = fake.calls();
     for stack in &planned.stacks {
@@ -216,10 +255,19 @@ async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
     fake.ignore_tokens();
     fake.lose_answers("CreateStack", 4);
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
 }
 
@@ -233,10 +281,19 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
         let theirs = serde_json::json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}});
         fake.create_meanwhile("photofeed-dev-storage", theirs.clone());
         let rendered = dev();
-        let planned = plan(&fake, &rendered, Some("storage")).await.unwrap();
-        let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &planned.stacks, OPTIONS, &NoProgress)
+        let planned = plan(&fake, &FixedFacts::default(), &rendered, Some("storage"))
             .await
             .unwrap();
+        let report = execute(
+            &fake,
+            &MemoryArtifacts::default(),
+            &rendered,
+            &planned.stacks,
+            &OPTIONS,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
         let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
             panic!("another operation's stack is not ours: {report:?}");
         };
@@ -250,10 +307,19 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
 
 /// Deploys dev on the fake, then changes what is deployed for storage so the next plan updates it.
 async fn deployed_dev_with_storage_changed(fake: &Fake, rendered: &RenderedEnvironment) {
-    let first = plan(fake, rendered, None).await.unwrap();
-    let report = execute(fake, rendered, &first.stacks, OPTIONS, &NoProgress)
+    let first = plan(fake, &FixedFacts::default(), rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        fake,
+        &MemoryArtifacts::default(),
+        rendered,
+        &first.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(succeeded_everywhere(&report), "{report:?}");
     fake.edit_template("photofeed-dev-storage", |template| {
         let queue = template["Resources"]
@@ -271,14 +337,23 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     let fake = Fake::default();
     let rendered = dev();
     deployed_dev_with_storage_changed(&fake, &rendered).await;
-    let update = plan(&fake, &rendered, None).await.unwrap();
+    let update = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
     assert_eq!(storage.action, StackAction::Update);
     // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
     fake.lose_answers("ExecuteChangeSet", 1);
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &update.stacks, OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &update.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "UPDATE_COMPLETE"),
         "{report:?}"
@@ -292,7 +367,9 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     // A lost answer to a change set's creation or deletion changes nothing either: no changes are left.
     fake.lose_answers("CreateChangeSet", 4);
     fake.lose_answers("DeleteChangeSet", 4);
-    let again = plan(&fake, &rendered, None).await.unwrap();
+    let again = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     assert!(!again.has_changes(), "{:?}", again.stacks);
 }
 
@@ -301,7 +378,9 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     let fake = Fake::default();
     let rendered = dev();
     deployed_dev_with_storage_changed(&fake, &rendered).await;
-    let update = plan(&fake, &rendered, None).await.unwrap();
+    let update = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
     // The change set disappears (deleted by someone) before apply: nothing ran under our token.
     let storage = update.stacks.iter().find(|s| s.stack == "storage").unwrap();
     fake.delete_change_set(
@@ -310,9 +389,16 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     )
     .await
     .unwrap();
-    let report = execute(&fake, &MemoryArtifacts::default(), &rendered, &update.stacks, OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = execute(
+        &fake,
+        &MemoryArtifacts::default(),
+        &rendered,
+        &update.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
         panic!("a missing change set fails the update: {report:?}");
     };
@@ -324,17 +410,21 @@ fn each_operation_of_a_plan_has_a_token_of_its_own() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let fake = Fake::default();
     let rendered = dev();
-    let first = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    let first = runtime
+        .block_on(plan(&fake, &FixedFacts::default(), &rendered, None))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(2));
-    let second = runtime.block_on(plan(&fake, &rendered, None)).unwrap();
+    let second = runtime
+        .block_on(plan(&fake, &FixedFacts::default(), &rendered, None))
+        .unwrap();
     let tokens: std::collections::BTreeSet<&str> = first
         .stacks
         .iter()
         .chain(&second.stacks)
         .map(|s| s.client_request_token.as_str())
         .collect();
-    // Four stacks, two plans: a later plan's create is another operation, not a retry of this one.
-    assert_eq!(tokens.len(), 8, "{tokens:?}");
+    // Two plans of every stack: a later plan's create is another operation, not a retry of this one.
+    assert_eq!(tokens.len(), 2 * rendered.stacks.len(), "{tokens:?}");
 }
 
 /// Function code reaches the artifact bucket before the stack that deploys it, once per content
@@ -344,10 +434,19 @@ async fn function_code_is_uploaded_before_its_stack_and_only_once() {
     let fake = Fake::default();
     let artifacts = MemoryArtifacts::default();
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &artifacts, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &artifacts,
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert!(report.failed().is_empty(), "{report:?}");
     let app = rendered.stacks.iter().find(|s| s.name == "app").unwrap();
     let keys: Vec<String> = app.template.artifacts.keys().cloned().collect();
@@ -356,13 +455,20 @@ async fn function_code_is_uploaded_before_its_stack_and_only_once() {
     let bucket = "photofeed-dev-artifacts-111111111111";
     for artifact in app.template.artifacts.values() {
         assert_eq!(artifact.bucket, bucket);
-        let stored = artifacts.objects.lock().unwrap()[&(bucket.to_owned(), artifact.key.clone())].clone();
+        let stored =
+            artifacts.objects.lock().unwrap()[&(bucket.to_owned(), artifact.key.clone())].clone();
         assert_eq!(stored, artifact.package.bytes);
     }
 
     let app_plan = planned.stacks.iter().find(|s| s.stack == "app").unwrap();
-    upload_artifacts(&artifacts, app_plan, app, &NoProgress).await.unwrap();
-    assert_eq!(artifacts.puts.lock().unwrap().len(), 2, "nothing sent twice");
+    upload_artifacts(&artifacts, app_plan, app, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        artifacts.puts.lock().unwrap().len(),
+        2,
+        "nothing sent twice"
+    );
 }
 
 /// An upload S3 refuses fails the stack before CloudFormation is asked to deploy it, and names
@@ -375,21 +481,40 @@ async fn a_refused_upload_fails_the_stack_before_any_stack_operation() {
         ..MemoryArtifacts::default()
     };
     let rendered = dev();
-    let planned = plan(&fake, &rendered, None).await.unwrap();
-    let report = execute(&fake, &artifacts, &rendered, &planned.stacks, OPTIONS, &NoProgress)
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
+    let report = execute(
+        &fake,
+        &artifacts,
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     let StackOutcome::Failed { causes, status, .. } = outcome(&report, "app") else {
         panic!("app must fail: {report:?}");
     };
     assert_eq!(*status, None, "never created");
     assert_eq!(causes[0].logical_id, "FeedApiFunction");
     assert!(
-        causes[0].reason.contains("s3://photofeed-dev-artifacts-111111111111/")
+        causes[0]
+            .reason
+            .contains("s3://photofeed-dev-artifacts-111111111111/")
             && causes[0].reason.contains("access denied"),
         "{}",
         causes[0].reason
     );
-    assert!(fake.describe_stack("photofeed-dev-app").await.unwrap().is_none());
-    assert!(matches!(outcome(&report, "storage"), StackOutcome::Succeeded { .. }));
+    assert!(
+        fake.describe_stack("photofeed-dev-app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        outcome(&report, "storage"),
+        StackOutcome::Succeeded { .. }
+    ));
 }

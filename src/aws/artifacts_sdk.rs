@@ -25,7 +25,10 @@ impl SdkArtifacts {
 fn base64_of_hex(hex: &str) -> Option<String> {
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
-        .map(|at| hex.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|at| {
+            hex.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect();
     bytes.map(|bytes| aws_smithy_types::base64::encode(bytes))
 }

@@ -70,6 +70,7 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl AwsClients {
@@ -93,6 +94,7 @@ impl AwsClients {
             sqs: aws_sdk_sqs::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
         }
     }
 }

@@ -22,9 +22,18 @@ pub struct StackDescription {
     pub status: StackStatus,
     pub status_reason: Option<String>,
     pub outputs: BTreeMap<String, StackOutput>,
+    /// Parameter values; for SSM-typed parameters the value resolved from Parameter Store.
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub termination_protection: bool,
+}
+
+/// One stack as ListStacks lists it: enough to pick out the stacks of an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSummary {
+    pub name: String,
+    pub id: String,
+    pub status: StackStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +263,10 @@ pub trait CloudFormation: Send + Sync {
         &self,
         stack: &str,
     ) -> impl Future<Output = Result<Option<StackDescription>, AwsError>> + Send;
+
+    /// Every stack of the account and region that is not deleted (ListStacks, all pages, filtered by status
+    /// on the service side so that the long tail of `DELETE_COMPLETE` stacks is not read).
+    fn list_stacks(&self) -> impl Future<Output = Result<Vec<StackSummary>, AwsError>> + Send;
 
     /// The deployed template as sent (stage `Original`), parsed from JSON or YAML into JSON.
     fn get_template(
@@ -595,6 +608,9 @@ mod tests {
 
     impl CloudFormation for ScriptedChangeSet {
         async fn describe_stack(&self, _: &str) -> Result<Option<StackDescription>, AwsError> {
+            unreachable!()
+        }
+        async fn list_stacks(&self) -> Result<Vec<StackSummary>, AwsError> {
             unreachable!()
         }
         async fn get_template(&self, _: &str) -> Result<serde_json::Value, AwsError> {

@@ -80,30 +80,37 @@ impl DriftDetection for SdkDriftDetection {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| classify(call, err))?;
-            records.extend(page.stack_resource_drifts().iter().map(|drift| {
-                ResourceDriftRecord {
-                    logical_id: drift.logical_resource_id().unwrap_or_default().to_owned(),
-                    physical_id: drift.physical_resource_id().map(str::to_owned),
-                    resource_type: drift.resource_type().unwrap_or_default().to_owned(),
-                    status: drift
-                        .stack_resource_drift_status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    differences: drift
-                        .property_differences()
-                        .iter()
-                        .map(|d| PropertyDifference {
-                            path: d.property_path().unwrap_or_default().to_owned(),
-                            expected: d.expected_value().map(str::to_owned),
-                            actual: d.actual_value().map(str::to_owned),
-                            kind: d
-                                .difference_type()
-                                .map(|k| k.as_str().to_owned())
-                                .unwrap_or_default(),
-                        })
-                        .collect(),
+            for drift in page.stack_resource_drifts() {
+                let logical_id = call.required(drift.logical_resource_id(), "LogicalResourceId")?;
+                let mut differences = Vec::new();
+                for d in drift.property_differences() {
+                    differences.push(PropertyDifference {
+                        path: call.required(
+                            d.property_path(),
+                            &format!("PropertyPath of a difference of {logical_id}"),
+                        )?,
+                        expected: d.expected_value().map(str::to_owned),
+                        actual: d.actual_value().map(str::to_owned),
+                        kind: call.required(
+                            d.difference_type().map(|k| k.as_str()),
+                            &format!("DifferenceType of a difference of {logical_id}"),
+                        )?,
+                    });
                 }
-            }));
+                records.push(ResourceDriftRecord {
+                    physical_id: drift.physical_resource_id().map(str::to_owned),
+                    resource_type: call.required(
+                        drift.resource_type(),
+                        &format!("ResourceType of {logical_id}"),
+                    )?,
+                    status: call.required(
+                        drift.stack_resource_drift_status().map(|s| s.as_str()),
+                        &format!("StackResourceDriftStatus of {logical_id}"),
+                    )?,
+                    differences,
+                    logical_id,
+                });
+            }
         }
         Ok(records)
     }

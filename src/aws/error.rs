@@ -191,6 +191,19 @@ impl<'a> Call<'a> {
     fn owned_stack(&self) -> Option<String> {
         self.stack.map(str::to_owned)
     }
+
+    /// A field every answer of this operation carries (an id, a name, a status). Missing or empty,
+    /// the answer is malformed: strata never carries on with an empty id in its place.
+    pub fn required(&self, value: Option<&str>, field: &str) -> Result<String, AwsError> {
+        match value {
+            Some(value) if !value.is_empty() => Ok(value.to_owned()),
+            _ => Err(AwsError::MalformedResponse {
+                operation: self.operation,
+                stack: self.owned_stack(),
+                message: format!("no {field} in the response"),
+            }),
+        }
+    }
 }
 
 /// What went wrong, reduced to plain data so that classification is a pure, unit-tested function.

@@ -113,6 +113,8 @@ pub struct Instance {
     /// Metadata options `HttpTokens`: `required` is IMDSv2 only.
     pub http_tokens: Option<String>,
     pub public_ip: Option<String>,
+    /// Detailed monitoring: `enabled`, `disabled`, `pending`, `disabling`.
+    pub monitoring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +136,14 @@ pub struct DbInstance {
     pub vpc_security_group_ids: Vec<String>,
     pub port: Option<i32>,
     pub endpoint_address: Option<String>,
+    /// Enhanced monitoring interval in seconds (0: off).
+    pub monitoring_interval: Option<i32>,
+    pub performance_insights_enabled: Option<bool>,
+    pub performance_insights_kms_key_id: Option<String>,
+    pub performance_insights_retention_period: Option<i32>,
+    pub iam_database_authentication_enabled: Option<bool>,
+    /// Log types exported to CloudWatch Logs.
+    pub enabled_cloudwatch_logs_exports: Vec<String>,
 }
 
 /// A value read from a per-resource API that may be unreadable at this endpoint (an unexpected response, an
@@ -156,6 +166,8 @@ pub struct Bucket {
     pub versioning: Observed<Option<String>>,
     /// All `false` when the bucket has no public-access-block configuration.
     pub public_access_block: Observed<PublicAccessBlock>,
+    /// Server access logging: the destination bucket, `None` when logging is off.
+    pub logging: Observed<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,5 +276,6 @@ pub trait LiveResources: Send + Sync {
         names: &[String],
     ) -> impl Future<Output = Result<Vec<Function>, AwsError>> + Send;
 
-    fn tables(&self, names: &[String]) -> impl Future<Output = Result<Vec<Table>, AwsError>> + Send;
+    fn tables(&self, names: &[String])
+    -> impl Future<Output = Result<Vec<Table>, AwsError>> + Send;
 }

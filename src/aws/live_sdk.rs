@@ -59,6 +59,11 @@ fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
 }
 
+/// The id every item of `operation`'s answer carries; without it the answer is malformed.
+fn required(operation: &'static str, value: Option<&str>, field: &str) -> Result<String, AwsError> {
+    Call::new(operation).required(value, field)
+}
+
 /// Waits for every task; the first failure wins (the others are dropped with the set).
 async fn join_all<T: Send + 'static>(
     mut tasks: JoinSet<Result<T, AwsError>>,
@@ -77,7 +82,7 @@ async fn join_all<T: Send + 'static>(
 }
 
 /// Every item of a paginated EC2 describe call with `ids` as the filter `$filter` (in chunks), each page's items
-/// taken by `$items`. A macro because every describe operation has its own builder and paginator types.
+/// taken by `$items` (an iterator of results: an item without its id is a malformed answer). A macro because every describe operation has its own builder and paginator types.
 macro_rules! describe_filtered {
     ($client:expr, $operation:literal, $method:ident . $filters:ident ($filter:literal), $ids:expr,
      |$page:ident| $items:expr) => {{
@@ -91,7 +96,9 @@ macro_rules! describe_filtered {
                 .send();
             while let Some($page) = pages.next().await {
                 let $page = $page.map_err(|err| classify(call, err))?;
-                found.extend($items);
+                for item in $items {
+                    found.push(item?);
+                }
             }
         }
         found
@@ -105,14 +112,14 @@ impl LiveResources for SdkLiveResources {
             "DescribeVpcs",
             describe_vpcs.filters("vpc-id"),
             ids,
-            |page| page.vpcs().iter().cloned()
+            |page| page.vpcs().iter().cloned().map(Ok)
         );
         // DNS settings are VPC attributes, one call per attribute and VPC; read them concurrently.
         let mut tasks = JoinSet::new();
         for vpc in described {
             let client = self.ec2.clone();
             tasks.spawn(async move {
-                let id = vpc.vpc_id().unwrap_or_default().to_owned();
+                let id = required("DescribeVpcs", vpc.vpc_id(), "VpcId")?;
                 let (dns_support, dns_hostnames) = tokio::try_join!(
                     vpc_attribute(&client, &id, VpcAttributeName::EnableDnsSupport),
                     vpc_attribute(&client, &id, VpcAttributeName::EnableDnsHostnames),
@@ -135,13 +142,13 @@ impl LiveResources for SdkLiveResources {
             "DescribeSubnets",
             describe_subnets.filters("subnet-id"),
             ids,
-            |page| page.subnets().iter().map(|subnet| Subnet {
-                id: subnet.subnet_id().unwrap_or_default().to_owned(),
+            |page| page.subnets().iter().map(|subnet| Ok(Subnet {
+                id: required("DescribeSubnets", subnet.subnet_id(), "SubnetId")?,
                 vpc_id: owned(subnet.vpc_id()),
                 cidr_block: owned(subnet.cidr_block()),
                 availability_zone: owned(subnet.availability_zone()),
                 map_public_ip_on_launch: subnet.map_public_ip_on_launch(),
-            })
+            }))
         ))
     }
 
@@ -151,11 +158,15 @@ impl LiveResources for SdkLiveResources {
             "DescribeRouteTables",
             describe_route_tables.filters("route-table-id"),
             ids,
-            |page| page.route_tables().iter().map(|table| RouteTable {
-                id: table.route_table_id().unwrap_or_default().to_owned(),
+            |page| page.route_tables().iter().map(|table| Ok(RouteTable {
+                id: required(
+                    "DescribeRouteTables",
+                    table.route_table_id(),
+                    "RouteTableId"
+                )?,
                 vpc_id: owned(table.vpc_id()),
                 routes: table.routes().iter().map(route).collect(),
-            })
+            }))
         ))
     }
 
@@ -166,8 +177,12 @@ impl LiveResources for SdkLiveResources {
             describe_internet_gateways.filters("internet-gateway-id"),
             ids,
             |page| page.internet_gateways().iter().map(|gateway| {
-                InternetGateway {
-                    id: gateway.internet_gateway_id().unwrap_or_default().to_owned(),
+                Ok(InternetGateway {
+                    id: required(
+                        "DescribeInternetGateways",
+                        gateway.internet_gateway_id(),
+                        "InternetGatewayId",
+                    )?,
                     attached_vpcs: gateway
                         .attachments()
                         .iter()
@@ -179,7 +194,7 @@ impl LiveResources for SdkLiveResources {
                         })
                         .filter_map(|a| owned(a.vpc_id()))
                         .collect(),
-                }
+                })
             })
         ))
     }
@@ -192,8 +207,8 @@ impl LiveResources for SdkLiveResources {
             ids,
             |page| page.nat_gateways().iter().map(|nat| {
                 let addresses = nat.nat_gateway_addresses();
-                NatGateway {
-                    id: nat.nat_gateway_id().unwrap_or_default().to_owned(),
+                Ok(NatGateway {
+                    id: required("DescribeNatGateways", nat.nat_gateway_id(), "NatGatewayId")?,
                     state: nat.state().map(|s| s.as_str().to_owned()),
                     subnet_id: owned(nat.subnet_id()),
                     allocation_ids: addresses
@@ -204,7 +219,7 @@ impl LiveResources for SdkLiveResources {
                         .iter()
                         .filter_map(|a| owned(a.public_ip()))
                         .collect(),
-                }
+                })
             })
         ))
     }
@@ -243,12 +258,12 @@ impl LiveResources for SdkLiveResources {
             "DescribeSecurityGroups",
             describe_security_groups.filters("group-id"),
             ids,
-            |page| page.security_groups().iter().map(|group| SecurityGroup {
-                id: group.group_id().unwrap_or_default().to_owned(),
+            |page| page.security_groups().iter().map(|group| Ok(SecurityGroup {
+                id: required("DescribeSecurityGroups", group.group_id(), "GroupId")?,
                 vpc_id: owned(group.vpc_id()),
                 ingress: rules(group.ip_permissions()),
                 egress: rules(group.ip_permissions_egress()),
-            })
+            }))
         ))
     }
 
@@ -282,7 +297,9 @@ impl LiveResources for SdkLiveResources {
                 .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|err| classify(call, err))?;
-                found.extend(page.db_instances().iter().map(db_instance));
+                for db in page.db_instances() {
+                    found.push(db_instance(db)?);
+                }
             }
         }
         Ok(found)
@@ -507,9 +524,9 @@ fn rules(permissions: &[ec2::IpPermission]) -> Vec<SecurityGroupRule> {
     rules
 }
 
-fn instance(instance: &ec2::Instance) -> Instance {
-    Instance {
-        id: instance.instance_id().unwrap_or_default().to_owned(),
+fn instance(instance: &ec2::Instance) -> Result<Instance, AwsError> {
+    Ok(Instance {
+        id: required("DescribeInstances", instance.instance_id(), "InstanceId")?,
         state: instance
             .state()
             .and_then(|s| s.name())
@@ -527,12 +544,20 @@ fn instance(instance: &ec2::Instance) -> Instance {
             .and_then(|m| m.http_tokens())
             .map(|t| t.as_str().to_owned()),
         public_ip: owned(instance.public_ip_address()),
-    }
+        monitoring: instance
+            .monitoring()
+            .and_then(|m| m.state())
+            .map(|state| state.as_str().to_owned()),
+    })
 }
 
-fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> DbInstance {
-    DbInstance {
-        identifier: db.db_instance_identifier().unwrap_or_default().to_owned(),
+fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<DbInstance, AwsError> {
+    Ok(DbInstance {
+        identifier: required(
+            "DescribeDBInstances",
+            db.db_instance_identifier(),
+            "DBInstanceIdentifier",
+        )?,
         status: owned(db.db_instance_status()),
         class: owned(db.db_instance_class()),
         engine: owned(db.engine()),
@@ -552,7 +577,13 @@ fn db_instance(db: &aws_sdk_rds::types::DbInstance) -> DbInstance {
             .collect(),
         port: db.endpoint().and_then(|e| e.port()),
         endpoint_address: db.endpoint().and_then(|e| owned(e.address())),
-    }
+        monitoring_interval: db.monitoring_interval(),
+        performance_insights_enabled: db.performance_insights_enabled(),
+        performance_insights_kms_key_id: owned(db.performance_insights_kms_key_id()),
+        performance_insights_retention_period: db.performance_insights_retention_period(),
+        iam_database_authentication_enabled: db.iam_database_authentication_enabled(),
+        enabled_cloudwatch_logs_exports: db.enabled_cloudwatch_logs_exports().to_vec(),
+    })
 }
 
 /// Unreadable rather than fatal: the endpoint answered, but not with something this check can use.
@@ -585,16 +616,18 @@ async fn bucket(client: &aws_sdk_s3::Client, name: String) -> Result<Option<Buck
         }
         return Err(classify(call, err));
     }
-    let (encryption, versioning, public_access_block) = tokio::try_join!(
+    let (encryption, versioning, public_access_block, logging) = tokio::try_join!(
         bucket_encryption(client, &name),
         bucket_versioning(client, &name),
         public_access_block(client, &name),
+        bucket_logging(client, &name),
     )?;
     Ok(Some(Bucket {
         name,
         encryption,
         versioning,
         public_access_block,
+        logging,
     }))
 }
 
@@ -628,6 +661,22 @@ async fn bucket_encryption(
                 unreadable(err)
             }
         }
+    }
+}
+
+/// GetBucketLogging answers an empty `BucketLoggingStatus` when logging is off.
+async fn bucket_logging(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Observed<Option<String>>, AwsError> {
+    let call = Call::new("GetBucketLogging");
+    match client.get_bucket_logging().bucket(name).send().await {
+        Ok(output) => Ok(Observed::Value(
+            output
+                .logging_enabled()
+                .map(|l| l.target_bucket().to_owned()),
+        )),
+        Err(err) => unreadable(classify(call, err)),
     }
 }
 

@@ -10,6 +10,8 @@ pub mod cloudformation_sdk;
 pub mod drift_detection;
 pub mod drift_detection_sdk;
 pub mod error;
+pub mod facts;
+pub mod facts_sdk;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod live;
@@ -23,3 +25,5 @@ pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
 pub use cloudformation_sdk::SdkCloudFormation;
 pub use error::AwsError;
+pub use facts::AccountFacts;
+pub use facts_sdk::SdkAccountFacts;

@@ -131,6 +131,41 @@ pub fn is_stateful(name: &str) -> bool {
     lookup(name).is_none_or(|t| t.stateful)
 }
 
+/// Whether replacing or removing this resource (given its template `Properties`) loses data. A read
+/// replica (`SourceDBInstanceIdentifier` set) is a read-only copy of its source: it holds nothing the
+/// source lacks, and RDS cannot even keep a final snapshot of one (RDS API Reference,
+/// DeleteDBInstance, `SkipFinalSnapshot`: "If you delete a read replica or an RDS Custom instance, you
+/// must enable this setting"). So changing the replica count needs no `--allow-replace`.
+pub fn holds_data(name: &str, properties: Option<&Value>) -> bool {
+    let replica = name == "AWS::RDS::DBInstance"
+        && properties.is_some_and(|p| p.get("SourceDBInstanceIdentifier").is_some());
+    is_stateful(name) && !replica
+}
+
+/// The `DeletionPolicy` that applies to a resource as declared in a template: its own, or CloudFormation's
+/// default, which is `Delete` except that "the default policy is `Snapshot` for `AWS::RDS::DBCluster` resources
+/// and for `AWS::RDS::DBInstance` resources that don't specify the `DBClusterIdentifier` property"
+/// (CloudFormation Template Reference, DeletionPolicy attribute).
+pub fn deletion_policy(resource: &Value) -> &str {
+    if let Some(policy) = resource.get("DeletionPolicy").and_then(Value::as_str) {
+        return policy;
+    }
+    let in_cluster = resource
+        .pointer("/Properties/DBClusterIdentifier")
+        .is_some();
+    match resource.get("Type").and_then(Value::as_str) {
+        Some("AWS::RDS::DBCluster") => "Snapshot",
+        Some("AWS::RDS::DBInstance") if !in_cluster => "Snapshot",
+        _ => "Delete",
+    }
+}
+
+/// A deletion under this policy leaves the resource in place (`RetainExceptOnCreate` retains it on every
+/// operation but the one that created it).
+pub fn policy_retains(policy: &str) -> bool {
+    matches!(policy, "Retain" | "RetainExceptOnCreate")
+}
+
 #[derive(Deserialize)]
 struct SchemaFile {
     cfn_lint: String,

@@ -5,14 +5,14 @@ use clap::Args;
 
 use crate::apply::{self, ApplyOptions, guard};
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::{SdkArtifacts, SdkCloudFormation, once};
+use crate::aws::{SdkAccountFacts, SdkArtifacts, SdkCloudFormation, once};
 use crate::cli::{
     AwsOptions, Console, confirm, connect, ctrl_c, policy_gate, runtime, until_interrupted,
     write_out,
 };
 use crate::error::Error;
 use crate::exit::Outcome;
-use crate::plan::{self, Plan, saved::SavedPlan};
+use crate::plan::{self, Plan, removal, saved::SavedPlan};
 use crate::project::Project;
 use crate::watch::{self, Running};
 
@@ -45,6 +45,10 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "LOGICAL_ID", num_args = 1.., action = clap::ArgAction::Append)]
     pub allow_replace: Vec<String>,
 
+    /// Accept deleting this stack, deployed but without a stack definition any more (short name, e.g. `bastion`, or the stack name); repeatable. The stateful guard still applies to its resources.
+    #[arg(long, value_name = "STACK", num_args = 1.., action = clap::ArgAction::Append)]
+    pub allow_remove: Vec<String>,
+
     /// Print the outcome as JSON (progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -63,14 +67,17 @@ pub fn run(
         return Ok(Outcome::PolicyViolation);
     }
     let allowed: BTreeSet<String> = args.allow_replace.iter().cloned().collect();
+    let allowed_removals: BTreeSet<String> = args.allow_remove.iter().cloned().collect();
     let options = ApplyOptions {
         termination_protection: rendered.environment.settings.termination_protection,
         wait: watch::FOLLOW,
+        allow_replace: allowed.clone(),
     };
     let runtime = runtime()?;
     let clients = runtime.block_on(connect(&rendered.environment, aws))?;
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
     let artifacts = SdkArtifacts::new(&clients);
+    let facts = SdkAccountFacts::new(&clients);
 
     let plan = match (&saved, &args.plan) {
         (Some(saved), Some(path)) => runtime.block_on(guard::check_saved_plan(
@@ -81,6 +88,7 @@ pub fn run(
         ))?,
         _ => runtime.block_on(plan::plan(
             &cloudformation,
+            &facts,
             &rendered,
             args.stack.as_deref(),
         ))?,
@@ -99,6 +107,12 @@ pub fn run(
             ),
         )?;
     }
+    for unused in removal::unused_allowances(&plan.removals, &allowed_removals) {
+        write_out(
+            console.err,
+            &format!("note: --allow-remove {unused} matches no stack this plan removes\n"),
+        )?;
+    }
     if !plan.has_changes() && !options.termination_protection {
         if args.json {
             let report = apply::ApplyReport::unchanged(&plan);
@@ -106,21 +120,23 @@ pub fn run(
         }
         return Ok(Outcome::Success);
     }
-    let approved = guard::check_replacements(&plan, &allowed).and_then(|()| {
-        if args.yes || saved.is_some() || !plan.has_changes() {
-            Ok(())
-        } else {
-            confirm(
-                console,
-                &format!(
-                    "Apply these changes to {} (account {}, region {})?",
-                    plan.environment, plan.account_id, plan.region
-                ),
-                "apply",
-                true,
-            )
-        }
-    });
+    let approved = guard::check_replacements(&plan, &allowed)
+        .and_then(|()| removal::check_removals(&plan.removals, &allowed_removals, &allowed))
+        .and_then(|()| {
+            if args.yes || saved.is_some() || !plan.has_changes() {
+                Ok(())
+            } else {
+                confirm(
+                    console,
+                    &format!(
+                        "Apply these changes to {} (account {}, region {})?",
+                        plan.environment, plan.account_id, plan.region
+                    ),
+                    "apply",
+                    true,
+                )
+            }
+        });
     if let Err(refusal) = approved {
         // A fresh plan's change sets are of no use to anyone once refused.
         if saved.is_none() {
@@ -132,7 +148,14 @@ pub fn run(
     let progress = console.progress();
     let running = Running::new(progress.as_ref());
     let report = runtime.block_on(until_interrupted(
-        apply::execute(&cloudformation, &artifacts, &rendered, &plan.stacks, options, &running),
+        apply::removal::execute(
+            &cloudformation,
+            &artifacts,
+            &rendered,
+            &plan,
+            &options,
+            &running,
+        ),
         ctrl_c(),
         &running,
         format!("strata apply --env {}", plan.environment),
@@ -148,13 +171,13 @@ pub fn run(
             &crate::report::apply::render(&report, console.style),
         )?;
     }
-    let failed = report.failed();
-    if failed.is_empty() {
+    let not_applied = report.not_applied();
+    if not_applied.is_empty() {
         Ok(Outcome::Success)
     } else {
         Err(Error::ApplyFailed {
             environment: report.environment.clone(),
-            stacks: failed.iter().map(|s| s.stack_name.clone()).collect(),
+            stacks: not_applied,
         })
     }
 }

@@ -4,7 +4,9 @@
 mod apply;
 mod completions;
 mod destroy;
+mod diff;
 mod drift;
+mod graph;
 mod outputs;
 mod plan;
 mod render;
@@ -74,6 +76,10 @@ pub enum Command {
     Outputs(outputs::OutputsArgs),
     /// Delete an environment's stacks, dependents first.
     Destroy(destroy::DestroyArgs),
+    /// Compare the working tree's templates with a git revision's, offline (exit 2 on differences).
+    Diff(diff::DiffArgs),
+    /// Draw the environment's architecture from its templates (Mermaid, DOT or SVG), offline.
+    Graph(graph::GraphArgs),
     /// Compare live AWS resources with what the environment declares (exit 2 on drift).
     Drift(drift::DriftArgs),
     /// Print a shell completion script (bash, zsh, fish).
@@ -90,7 +96,8 @@ impl Command {
             Command::Outputs(args) => args.json,
             Command::Destroy(args) => args.json,
             Command::Drift(args) => args.json,
-            Command::Render(_) | Command::Completions(_) => false,
+            Command::Diff(args) => args.json,
+            Command::Render(_) | Command::Completions(_) | Command::Graph(_) => false,
         }
     }
 }
@@ -148,6 +155,8 @@ pub fn run(cli: Cli, console: &mut Console) -> Result<Outcome, Error> {
         Command::Outputs(args) => outputs::run(&project, &args, &aws, console),
         Command::Destroy(args) => destroy::run(&project, &args, &aws, console),
         Command::Drift(args) => drift::run(&project, &args, &aws, console),
+        Command::Diff(args) => diff::run(&project, &args, console),
+        Command::Graph(args) => graph::run(&project, &args, console),
         Command::Completions(args) => completions::run(&args, console),
     }
 }
@@ -215,12 +224,16 @@ pub(crate) async fn until_interrupted<T>(
     running: &crate::watch::Running<'_>,
     resume: String,
 ) -> Result<T, Error> {
+    // Biased, interrupt first: its first poll installs the Ctrl-C handler before the work's first poll
+    // starts anything. Unbiased, select! may poll the work first, and a Ctrl-C between the work's first
+    // output and the handler's installation would kill strata without saying what keeps running.
     tokio::select! {
-        result = work => result,
+        biased;
         _ = interrupt => Err(Error::Interrupted {
             command: resume,
             running: running.operations(),
         }),
+        result = work => result,
     }
 }
 

@@ -2,12 +2,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::aws::SdkCloudFormation;
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::{SdkAccountFacts, SdkCloudFormation};
 use crate::cli::{AwsOptions, Console, connect, policy_gate, runtime, write_out};
+use crate::cost;
 use crate::error::Error;
 use crate::exit::Outcome;
-use crate::plan::{self, saved::SavedPlan};
-use crate::project::Project;
+use crate::plan::{self, Plan, StackAction, saved::SavedPlan};
+use crate::project::{Project, RenderedEnvironment};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -43,10 +45,13 @@ pub fn run(
     if policy_gate(project, &rendered, console)? {
         return Ok(Outcome::PolicyViolation);
     }
-    let plan = runtime()?.block_on(async {
+    let (plan, deployed) = runtime()?.block_on(async {
         let clients = connect(&rendered.environment, aws).await?;
         let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
-        plan::plan(&cloudformation, &rendered, args.stack.as_deref()).await
+        let facts = SdkAccountFacts::new(&clients);
+        let plan = plan::plan(&cloudformation, &facts, &rendered, args.stack.as_deref()).await?;
+        let deployed = deployed_templates(&cloudformation, &rendered, &plan).await?;
+        Ok::<_, Error>((plan, deployed))
     })?;
     if args.json {
         write_out(console.out, &crate::report::json("plan", &plan)?)?;
@@ -54,6 +59,24 @@ pub fn run(
         write_out(
             console.out,
             &crate::report::plan::render(&plan, console.style),
+        )?;
+        let planned: Vec<(String, serde_json::Value)> = rendered
+            .stacks
+            .iter()
+            .filter(|s| plan.stacks.iter().any(|p| p.stack == s.name))
+            .map(|s| (s.name.clone(), crate::render::template_value(&s.template)))
+            .collect();
+        let (name, region) = (&plan.environment, &plan.region);
+        let change = cost::change(
+            cost::estimate(name, region, &deployed),
+            cost::estimate(name, region, &planned),
+        );
+        write_out(
+            console.out,
+            &format!(
+                "\n{}",
+                crate::report::cost::render_change(&change, console.style)
+            ),
         )?;
     }
     if let Some(path) = &args.out {
@@ -75,4 +98,34 @@ pub fn run(
     } else {
         Outcome::Success
     })
+}
+
+/// The templates the planned stacks have now (short name, template), for the cost estimate before
+/// the change: a stack without changes has its rendered template, a stack to create none, and a stack
+/// the plan removes the template it is deployed with.
+async fn deployed_templates<C: CloudFormation>(
+    cloudformation: &C,
+    rendered: &RenderedEnvironment,
+    plan: &Plan,
+) -> Result<Vec<(String, serde_json::Value)>, Error> {
+    let mut templates = Vec::new();
+    for stack in &plan.stacks {
+        let template = match stack.action {
+            StackAction::Create | StackAction::Recreate => continue,
+            StackAction::Update => cloudformation.get_template(&stack.stack_name).await?,
+            StackAction::NoChanges => {
+                match rendered.stacks.iter().find(|s| s.name == stack.stack) {
+                    Some(same) => crate::render::template_value(&same.template),
+                    None => continue,
+                }
+            }
+        };
+        templates.push((stack.stack.clone(), template));
+    }
+    for removal in &plan.removals {
+        let stack = &removal.deletion;
+        let template = cloudformation.get_template(&stack.stack_name).await?;
+        templates.push((stack.stack.clone(), template));
+    }
+    Ok(templates)
 }

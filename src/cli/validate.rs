@@ -2,6 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::{Console, write_out};
+use crate::cost::Estimate;
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::policy::PolicyReport;
@@ -20,6 +21,10 @@ pub struct ValidateArgs {
     /// Print the results (stacks, resources, policy findings) as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Also estimate each environment's monthly cost (offline, from src/cost/prices.yaml).
+    #[arg(long)]
+    pub cost: bool,
 }
 
 #[derive(Serialize)]
@@ -28,6 +33,8 @@ struct EnvironmentResult {
     stacks: Vec<String>,
     resources: usize,
     policy: PolicyReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<Estimate>,
 }
 
 pub fn run(
@@ -40,23 +47,28 @@ pub fn run(
         None => project.environment_names()?,
     };
     let mut problems = Vec::new();
-    let mut results = Vec::new();
+    let mut environments = Vec::new();
     for name in &names {
-        let rendered = match project.render(name) {
-            Ok(rendered) => rendered,
+        match project.render(name) {
+            Ok(rendered) => environments.push(rendered),
             // Keep going so one run reports every broken environment.
-            Err(Error::Invalid(mut found)) => {
-                problems.append(&mut found);
-                continue;
-            }
+            Err(Error::Invalid(mut found)) => problems.append(&mut found),
             Err(other) => return Err(other),
-        };
-        let policy = project.check_policies(&rendered)?;
+        }
+    }
+    // One policy pass over every environment's templates: each rule file runs once over all of them.
+    let reports = project.check_policies_all(&environments)?;
+    let mut results = Vec::new();
+    for (rendered, policy) in environments.iter().zip(reports) {
+        let name = &rendered.environment.name;
         let result = EnvironmentResult {
             environment: name.clone(),
             stacks: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
             resources: rendered.resource_count(),
             policy,
+            cost: args
+                .cost
+                .then(|| crate::cost::estimate_environment(rendered)),
         };
         if !args.json {
             let style = console.style;
@@ -79,6 +91,9 @@ pub fn run(
                 console.out,
                 &crate::report::policy::render(name, &result.policy, style),
             )?;
+            if let Some(estimate) = &result.cost {
+                write_out(console.out, &crate::report::cost::render(estimate, style))?;
+            }
             if args.show_origin {
                 for (path, file) in rendered.environment.origins.iter() {
                     write_out(console.out, &format!("   {path:<40} {}\n", file.display()))?;

@@ -22,10 +22,19 @@ pub struct EnvironmentSettings {
     /// Extra tags on every taggable resource and every stack.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    pub network: NetworkSettings,
-    pub database: DatabaseSettings,
-    pub bastion: BastionSettings,
-    pub queues: QueueDefaults,
+    // Settings of the platform's components. Each is optional, so a project without a VPC or a
+    // database (examples/notes-service) needs none of it; a stack definition that reads an absent
+    // one fails rendering by name (handlebars strict mode: `network.vpc_cidr` not found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bastion: Option<BastionSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<QueueDefaults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<BucketDefaults>,
     /// Rule files of `policies/` (by file stem) this environment applies, and at what level.
     /// Files not listed are not applied.
     #[serde(default)]
@@ -42,6 +51,8 @@ pub struct NetworkSettings {
     pub nat: NatMode,
     pub public_subnet_prefix: u8,
     pub private_subnet_prefix: u8,
+    /// Days CloudWatch Logs keeps the VPC's flow logs (all traffic).
+    pub flow_log_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +77,15 @@ pub struct DatabaseSettings {
     pub master_username: String,
     pub name: String,
     pub replicas: ReplicaSettings,
+    /// Enhanced monitoring: seconds between OS metric samples (1, 5, 10, 15, 30 or 60), on the
+    /// primary and every replica, through a monitoring role the stack creates. 0 turns it off.
+    pub monitoring_interval_seconds: u32,
+    /// Days Performance Insights keeps its data: 7 (free), a multiple of 31 up to 713, or 731.
+    pub performance_insights_retention_days: u32,
+    /// Connections may authenticate with IAM database tokens as well as passwords.
+    pub iam_authentication: bool,
+    /// The key that encrypts Performance Insights data.
+    pub encryption_key: KeyChoice,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +93,21 @@ pub struct DatabaseSettings {
 pub struct ReplicaSettings {
     pub count: u32,
     pub instance_class: String,
+    /// Each replica is a Multi-AZ deployment with a standby of its own.
+    pub multi_az: bool,
+    /// RDS refuses to delete a replica while this is on.
+    pub deletion_protection: bool,
+}
+
+/// Which KMS key encrypts a resource's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyChoice {
+    /// The service's AWS managed key (`aws/rds`, `aws/s3`, ...) or its own managed encryption
+    /// (SSE-S3, SSE-SQS): no key to pay for, but its policy cannot be read or narrowed.
+    AwsManaged,
+    /// A KMS key the stack creates and owns, rotated yearly, whose key policy says who may use it.
+    CustomerManaged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +120,10 @@ pub struct BastionSettings {
     /// CIDRs allowed to reach the bastion on port 22; empty means no SSH ingress (SSM only).
     #[serde(default)]
     pub allowed_cidrs: Vec<String>,
+    /// CloudWatch metrics every minute instead of every five.
+    pub detailed_monitoring: bool,
+    /// EC2 refuses to terminate the instance through the API until this is turned off.
+    pub termination_protection: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +132,17 @@ pub struct QueueDefaults {
     pub visibility_timeout_seconds: u32,
     pub message_retention_seconds: u32,
     pub max_receive_count: u32,
+    /// SSE-SQS, or a KMS key of the stack per queue (shared with its dead-letter queue).
+    pub encryption_key: KeyChoice,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketDefaults {
+    /// SSE-S3, or SSE-KMS with a KMS key of the stack shared by its buckets.
+    pub encryption_key: KeyChoice,
+    /// Days the stack's access log bucket keeps server access logs.
+    pub access_log_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

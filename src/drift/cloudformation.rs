@@ -155,7 +155,6 @@ fn pointer_segments(pointer: &str) -> Vec<crate::catalog::Segment> {
         .collect()
 }
 
-
 fn add_source(sources: &mut Vec<Source>) {
     if !sources.contains(&Source::Cloudformation) {
         sources.push(Source::Cloudformation);
@@ -443,6 +442,7 @@ mod tests {
                     block_public_policy: true,
                     restrict_public_buckets: true,
                 }),
+                logging: Observed::Value(None),
             },
         );
         let fanout_dlq =

@@ -17,6 +17,8 @@ use crate::project::RenderedStack;
 pub struct DeployedStack {
     pub status: String,
     pub resources: Vec<StackResource>,
+    /// The stack's parameter values (resolved values for SSM-typed parameters).
+    pub parameters: BTreeMap<String, String>,
 }
 
 pub struct StackInput<'a> {
@@ -51,6 +53,7 @@ pub struct LiveAttributes<'a> {
     pub physical_ids: &'a BTreeMap<String, String>,
     pub live: &'a LiveState,
     pub region: &'a str,
+    pub account_id: &'a str,
 }
 
 impl AttributeSource for LiveAttributes<'_> {
@@ -61,6 +64,15 @@ impl AttributeSource for LiveAttributes<'_> {
         // The schema's primary identifier is what CloudFormation reports as the physical id.
         if known.primary_identifier == [attribute] {
             return Some(physical.clone());
+        }
+        // A key's ARN is built from its id, the physical id (AWS::KMS::Key, Fn::GetAtt Arn:
+        // "arn:aws:kms:us-west-2:123456789012:key/1234abcd-..."); no live read needed.
+        if resource_type == "AWS::KMS::Key" && attribute == "Arn" {
+            let partition = crate::drift::resolve::partition(self.region);
+            return Some(format!(
+                "arn:{partition}:kms:{}:{}:key/{physical}",
+                self.region, self.account_id
+            ));
         }
         let live = self.live;
         match (known.drift?, attribute) {
@@ -118,12 +130,18 @@ fn with_resolvers<'a>(
             physical_ids: &physical_ids,
             live,
             region: &inputs.region,
+            account_id: &inputs.account_id,
         };
+        let no_parameters = BTreeMap::new();
         let resolver = Resolver {
             stack_name: &stack.rendered.stack_name,
             region: &inputs.region,
             account_id: &inputs.account_id,
             physical_ids: &physical_ids,
+            parameters: stack
+                .deployed
+                .as_ref()
+                .map_or(&no_parameters, |d| &d.parameters),
             exports: &inputs.exports,
             attributes: &attributes,
         };
@@ -336,6 +354,7 @@ mod tests {
     fn deployed(resources: &[(&str, &str, &str)]) -> Option<DeployedStack> {
         Some(DeployedStack {
             status: "CREATE_COMPLETE".into(),
+            parameters: BTreeMap::new(),
             resources: resources
                 .iter()
                 .map(|(logical_id, physical_id, resource_type)| StackResource {

@@ -227,6 +227,7 @@ async fn deployed_stack<C: CloudFormation>(
     Ok(Some(DeployedStack {
         status: description.status.0,
         resources,
+        parameters: description.parameters,
     }))
 }
 

@@ -105,7 +105,14 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         "StorageEncrypted",
         "SqsManagedSseEnabled",
         "DeletionProtection",
+        // Monitoring and authentication switched off (issue 14).
+        "EnablePerformanceInsights",
+        "EnableIAMDatabaseAuthentication",
+        "Monitoring",
+        "DisableApiTermination",
     ];
+    // Enhanced monitoring: 0 turns it off.
+    let off_when_zero = ["MonitoringInterval"];
     let always = [
         "SecurityGroupIngress",
         "SecurityGroupIds",
@@ -116,6 +123,10 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         "PublicAccessBlockConfiguration",
         "KmsMasterKeyId",
         "KmsKeyId",
+        // Logging switched off or redirected, another key (issue 14).
+        "EnableCloudwatchLogsExports",
+        "LoggingConfiguration",
+        "PerformanceInsightsKMSKeyId",
     ];
     // Bucket keys only lower the cost of KMS calls; encryption itself is unaffected.
     let security = if path.ends_with("BucketKeyEnabled") {
@@ -124,6 +135,8 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         boolean(actual) == Some(true)
     } else if exposed_when_false.contains(&root) {
         boolean(actual) != Some(true)
+    } else if off_when_zero.contains(&root) {
+        number(actual).is_none_or(|n| n == 0.0)
     } else {
         always.contains(&root)
     };

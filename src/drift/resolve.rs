@@ -1,6 +1,7 @@
 //! Turns declared property values (which may hold intrinsic functions) into the literal values AWS would hold.
 //!
-//! What can be resolved: `Ref` (resources through their physical ids, pseudo parameters), `Fn::ImportValue`
+//! What can be resolved: `Ref` (resources through their physical ids, template parameters through the deployed
+//! stack's parameter values, pseudo parameters), `Fn::ImportValue`
 //! (through the account's exports), `Fn::GetAtt` (the attributes [`AttributeSource`] knows, read from live
 //! snapshots), `Fn::Sub`, `Fn::Join` and `Fn::Select`. Anything else — or anything whose inputs are unknown — is
 //! `None`, and the caller skips that comparison instead of flagging it: not knowing is not drift.
@@ -29,6 +30,9 @@ pub struct Resolver<'a> {
     pub account_id: &'a str,
     /// Logical id -> physical id of this stack's resources.
     pub physical_ids: &'a BTreeMap<String, String>,
+    /// Template parameter -> the value the deployed stack was given (for SSM-typed parameters, the resolved
+    /// value: DescribeStacks `ResolvedValue`).
+    pub parameters: &'a BTreeMap<String, String>,
     /// Export name -> value, account-wide.
     pub exports: &'a BTreeMap<String, String>,
     pub attributes: &'a dyn AttributeSource,
@@ -118,7 +122,11 @@ impl Resolver<'_> {
             "AWS::URLSuffix" => Some(url_suffix(self.region).to_owned()),
             "AWS::StackName" => Some(self.stack_name.to_owned()),
             "AWS::NoValue" => None,
-            logical_id => self.physical_ids.get(logical_id).cloned(),
+            name => self
+                .parameters
+                .get(name)
+                .or_else(|| self.physical_ids.get(name))
+                .cloned(),
         }
     }
 
@@ -210,11 +218,16 @@ mod tests {
     fn check(value: Value) -> Option<Value> {
         let physical_ids = BTreeMap::from([("Vpc".to_string(), "vpc-1".to_string())]);
         let exports = BTreeMap::from([("net-VpcId".to_string(), "vpc-9".to_string())]);
+        let parameters = BTreeMap::from([(
+            "DatabaseWriterEndpoint".to_string(),
+            "db-1.example".to_string(),
+        )]);
         Resolver {
             stack_name: "app-dev-net",
             region: "eu-west-1",
             account_id: "111111111111",
             physical_ids: &physical_ids,
+            parameters: &parameters,
             exports: &exports,
             attributes: &Fixed,
         }
@@ -258,6 +271,18 @@ mod tests {
         assert_eq!(
             check(json!({"Fn::Select": ["1", ["a", {"Ref": "Vpc"}]]})),
             Some(json!("vpc-1"))
+        );
+    }
+
+    #[test]
+    fn refs_to_template_parameters_take_the_deployed_stack_values() {
+        assert_eq!(
+            check(json!({"Ref": "DatabaseWriterEndpoint"})),
+            Some(json!("db-1.example"))
+        );
+        assert_eq!(
+            check(json!({"Fn::Sub": ["fwd ${W}", {"W": {"Ref": "DatabaseWriterEndpoint"}}]})),
+            Some(json!("fwd db-1.example"))
         );
     }
 

@@ -152,6 +152,16 @@ pub struct Parameter {
     /// Masked in DescribeStacks and the console.
     pub no_echo: bool,
     pub allowed_pattern: Option<String>,
+    /// Filled in by strata from another stack's output when the stack is created or updated (never
+    /// rendered): how values that change cross stacks without an export.
+    pub from_output: Option<OutputReference>,
+}
+
+/// Output `output` of the stack defined in `stacks/<stack>.yaml` of the same environment.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OutputReference {
+    pub stack: String,
+    pub output: String,
 }
 
 impl Parameter {
@@ -162,6 +172,21 @@ impl Parameter {
             default: None,
             no_echo: false,
             allowed_pattern: None,
+            from_output: None,
+        }
+    }
+
+    /// A `String` parameter strata fills in with `output` of `stack`.
+    pub fn from_output(stack: &str, output: &str) -> Self {
+        Parameter {
+            from_output: Some(OutputReference {
+                stack: stack.to_owned(),
+                output: output.to_owned(),
+            }),
+            ..Parameter::new(
+                "String",
+                format!("Output {output} of stack {stack}, passed in by strata at deploy time"),
+            )
         }
     }
 
@@ -323,11 +348,14 @@ impl Template {
 
     /// Export names this template imports, in order of first use.
     pub fn imports(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        collect_imports(&self.to_value(), &mut found);
-        let mut seen = std::collections::BTreeSet::new();
-        found.retain(|name| seen.insert(name.clone()));
-        found
+        imports_in(&self.to_value())
+    }
+
+    /// Parameters strata fills in from other stacks' outputs, by parameter name.
+    pub fn output_references(&self) -> impl Iterator<Item = (&String, &OutputReference)> {
+        self.parameters
+            .iter()
+            .filter_map(|(name, parameter)| parameter.from_output.as_ref().map(|r| (name, r)))
     }
 
     pub fn exports(&self) -> impl Iterator<Item = (&String, &String)> {
@@ -335,6 +363,16 @@ impl Template {
             .iter()
             .filter_map(|(name, output)| output.export.as_ref().map(|export| (name, export)))
     }
+}
+
+/// Export names a template (as JSON, rendered or deployed) imports with a literal `Fn::ImportValue`, in order of
+/// first use.
+pub fn imports_in(template: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_imports(template, &mut found);
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|name| seen.insert(name.clone()));
+    found
 }
 
 fn collect_imports(value: &Value, found: &mut Vec<String>) {

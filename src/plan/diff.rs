@@ -21,6 +21,10 @@ pub struct PropertyChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     pub replacement: Replacement,
+    /// The template parameter through which the value changes (`before`/`after` are then the parameter's
+    /// values); absent for a change of the template itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
 }
 
 /// The changed properties of one resource, given its deployed and new definitions
@@ -56,6 +60,7 @@ pub fn resource_changes(
                 before,
                 after,
                 replacement,
+                parameter: None,
             }
         }));
     }
@@ -68,6 +73,7 @@ pub fn resource_changes(
                 before: old.cloned(),
                 after: new.cloned(),
                 replacement: Replacement::Never,
+                parameter: None,
             });
         }
     }
@@ -138,6 +144,7 @@ mod tests {
                 before: Some(json!(30)),
                 after: Some(json!(60)),
                 replacement: Replacement::Never,
+                parameter: None,
             }]
         );
     }

@@ -2,24 +2,30 @@
 //! resource by resource with property diffs and replacement. Computation only: returns data.
 
 pub mod diff;
+pub mod parameters;
+pub mod removal;
 pub mod saved;
+pub mod unchanged;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aws::AccountFacts;
 use crate::aws::cloudformation::{
     self as cfn, Capability, ChangeSetKind, ChangeSetOutcome, ChangeSetRequest, CloudFormation,
     RequestToken, StackDescription, WaitPolicy,
 };
 use crate::aws::once;
-use crate::catalog::is_stateful;
+use crate::catalog::holds_data;
 use crate::error::Error;
 pub use crate::model::change::{ChangeAction, Replacement};
 use crate::project::{RenderedEnvironment, RenderedStack};
 use diff::{PropertyChange, predicted_replacement, resource_changes};
+use parameters::{PlannedParameter, Upstream};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -27,6 +33,13 @@ pub struct Plan {
     pub account_id: String,
     pub region: String,
     pub stacks: Vec<StackPlan>,
+    /// Pre-flight checks that could not run at this endpoint, each with the reason ([`crate::preflight`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<String>,
+    /// Deployed stacks of the environment without a definition, in the order apply deletes them (only in a
+    /// plan of the whole environment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<removal::StackRemoval>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +77,10 @@ pub struct StackPlan {
     /// on every retry of it (by the SDK, or by applying this saved plan again).
     #[serde(default)]
     pub client_request_token: RequestToken,
+    /// Values the stack receives as parameters: other stacks' outputs (filled in by strata) and
+    /// Parameter Store entries (resolved by CloudFormation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<PlannedParameter>,
     pub changes: Vec<ResourceChange>,
 }
 
@@ -106,11 +123,20 @@ impl StackPlan {
     pub fn has_changes(&self) -> bool {
         self.action != StackAction::NoChanges
     }
+
+    /// Stacks (short names) whose apply this stack's parameter values wait for: apply re-plans this
+    /// stack with the values they output then.
+    pub fn resolves_after(&self) -> BTreeSet<&str> {
+        self.parameters
+            .iter()
+            .filter_map(PlannedParameter::waits_for)
+            .collect()
+    }
 }
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(StackPlan::has_changes)
+        self.stacks.iter().any(StackPlan::has_changes) || !self.removals.is_empty()
     }
 }
 
@@ -136,69 +162,204 @@ pub fn deployed_hash(template: &Value) -> String {
 }
 
 /// Plans `selected` stacks (all of `rendered` when `None`), in dependency order.
-pub async fn plan<C: CloudFormation>(
+pub async fn plan<C: CloudFormation, F: AccountFacts>(
     cloudformation: &C,
+    facts: &F,
     rendered: &RenderedEnvironment,
     selected: Option<&str>,
 ) -> Result<Plan, Error> {
+    // What only the account can refuse (a missing image, a bucket name taken...) stops the plan here,
+    // before any change set exists.
+    let not_checked = crate::preflight::check(cloudformation, facts, rendered, selected).await?;
     // CloudFormation propagates stack tags to the resources that support them.
     let tags = rendered.environment.tags();
     let attempt = plan_attempt();
     let mut created: BTreeSet<String> = BTreeSet::new();
-    let mut stacks = Vec::new();
-    for stack in &rendered.stacks {
-        if selected.is_some_and(|only| only != stack.name) {
-            continue;
-        }
-        let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
-        let missing_dependencies: Vec<String> = match selected {
-            // Planning one stack alone: its dependencies must already exist.
-            Some(_) => {
-                let mut missing = Vec::new();
-                for dependency in &stack.depends_on {
-                    let name = rendered
-                        .stacks
-                        .iter()
-                        .find(|s| &s.name == dependency)
-                        .map(|s| s.stack_name.clone());
-                    if let Some(name) = name
-                        && !exists(&cloudformation.describe_stack(&name).await?)
-                    {
-                        missing.push(dependency.clone());
-                    }
+    // What dependents need to know about the stacks planned (or, with `--stack`, merely read) so far.
+    let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
+    let mut planned: BTreeMap<String, StackPlan> = BTreeMap::new();
+    // Stacks of one wave depend only on stacks of earlier waves: they are planned concurrently (on AWS each
+    // change set takes seconds), and every wave sees its upstreams' plans.
+    for wave in waves(rendered, selected) {
+        for stack in &wave {
+            for (_, source) in stack.template.output_references() {
+                if upstreams.contains_key(&source.stack) {
+                    continue;
                 }
-                missing
+                if let Some(upstream) = rendered.stacks.iter().find(|s| s.name == source.stack) {
+                    let deployed = cloudformation
+                        .describe_stack(&upstream.stack_name)
+                        .await?
+                        .filter(|d| !d.status.has_no_resources_deployed());
+                    upstreams.insert(
+                        source.stack.clone(),
+                        Upstream {
+                            rendered: upstream.clone(),
+                            plan: None,
+                            deployed,
+                            deployed_template: None,
+                        },
+                    );
+                }
             }
-            None => stack
-                .depends_on
-                .iter()
-                .filter(|d| created.contains(*d))
-                .cloned()
-                .collect(),
+        }
+        let context = WaveContext {
+            rendered,
+            selected,
+            upstreams: &upstreams,
+            created: &created,
+            tags: &tags,
+            attempt: &attempt,
         };
-        let stack_plan = plan_stack(
-            cloudformation,
-            stack,
-            deployed,
-            missing_dependencies,
-            &tags,
-            &attempt,
+        let results = try_join_all(
+            wave.iter()
+                .map(|stack| plan_in_wave(cloudformation, facts, &context, stack)),
         )
         .await?;
-        if matches!(
-            stack_plan.action,
-            StackAction::Create | StackAction::Recreate
-        ) {
-            created.insert(stack.name.clone());
+        for (stack, (stack_plan, deployed, deployed_template)) in wave.iter().zip(results) {
+            if matches!(
+                stack_plan.action,
+                StackAction::Create | StackAction::Recreate
+            ) {
+                created.insert(stack.name.clone());
+            }
+            upstreams.insert(
+                stack.name.clone(),
+                Upstream {
+                    rendered: (*stack).clone(),
+                    plan: Some(stack_plan.clone()),
+                    deployed,
+                    deployed_template,
+                },
+            );
+            planned.insert(stack.name.clone(), stack_plan);
         }
-        stacks.push(stack_plan);
     }
+    // In the environment's dependency order, whatever order the waves finished in.
+    let stacks: Vec<StackPlan> = rendered
+        .stacks
+        .iter()
+        .filter_map(|s| planned.remove(&s.name))
+        .collect();
+    // Planning one stack leaves the others alone, stacks without a definition included.
+    let removals = match selected {
+        Some(_) => Vec::new(),
+        None => removal::plan_removals(cloudformation, rendered).await?,
+    };
     Ok(Plan {
         environment: rendered.environment.name.clone(),
         account_id: rendered.environment.settings.account_id.clone(),
         region: rendered.environment.settings.region.clone(),
         stacks,
+        not_checked,
+        removals,
     })
+}
+
+/// The stacks to plan, in waves: a stack's wave comes after the waves of every stack it depends on (by import
+/// or by output). Within a wave, the environment's order.
+fn waves<'a>(
+    rendered: &'a RenderedEnvironment,
+    selected: Option<&str>,
+) -> Vec<Vec<&'a RenderedStack>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    // `rendered.stacks` is in dependency order, so every dependency's level is known when it is needed.
+    for stack in &rendered.stacks {
+        let from_outputs: Vec<String> = stack
+            .template
+            .output_references()
+            .map(|(_, source)| source.stack.clone())
+            .collect();
+        let after = stack
+            .depends_on
+            .iter()
+            .chain(&from_outputs)
+            .filter_map(|dependency| level.get(dependency.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(stack.name.as_str(), after);
+    }
+    let mut waves: Vec<Vec<&RenderedStack>> = Vec::new();
+    for stack in &rendered.stacks {
+        if selected.is_some_and(|only| only != stack.name) {
+            continue;
+        }
+        let index = level.get(stack.name.as_str()).copied().unwrap_or(0);
+        if waves.len() <= index {
+            waves.resize_with(index + 1, Vec::new);
+        }
+        waves[index].push(stack);
+    }
+    waves.retain(|wave| !wave.is_empty());
+    waves
+}
+
+/// What every stack of a wave reads: the plans and deployed states of the waves before it.
+struct WaveContext<'a> {
+    rendered: &'a RenderedEnvironment,
+    selected: Option<&'a str>,
+    upstreams: &'a BTreeMap<String, Upstream>,
+    created: &'a BTreeSet<String>,
+    tags: &'a BTreeMap<String, String>,
+    attempt: &'a str,
+}
+
+/// Plans one stack of a wave: its plan, its deployed description (when it has resources) and deployed template.
+async fn plan_in_wave<C: CloudFormation, F: AccountFacts>(
+    cloudformation: &C,
+    facts: &F,
+    context: &WaveContext<'_>,
+    stack: &RenderedStack,
+) -> Result<(StackPlan, Option<StackDescription>, Option<Value>), Error> {
+    let deployed = settled_stack(cloudformation, &stack.stack_name).await?;
+    let missing_dependencies: Vec<String> = match context.selected {
+        // Planning one stack alone: its dependencies must already exist.
+        Some(_) => {
+            let mut missing = Vec::new();
+            for dependency in &stack.depends_on {
+                let name = context
+                    .rendered
+                    .stacks
+                    .iter()
+                    .find(|s| &s.name == dependency)
+                    .map(|s| s.stack_name.clone());
+                if let Some(name) = name
+                    && !exists(&cloudformation.describe_stack(&name).await?)
+                {
+                    missing.push(dependency.clone());
+                }
+            }
+            missing
+        }
+        None => stack
+            .depends_on
+            .iter()
+            .filter(|d| context.created.contains(*d))
+            .cloned()
+            .collect(),
+    };
+    let parameters = parameters::plan_parameters(
+        facts,
+        stack,
+        deployed
+            .as_ref()
+            .filter(|d| !d.status.has_no_resources_deployed()),
+        context.upstreams,
+    )
+    .await?;
+    let (stack_plan, deployed_template) = plan_stack(
+        cloudformation,
+        stack,
+        deployed.clone(),
+        missing_dependencies,
+        parameters,
+        context.tags,
+        context.attempt,
+    )
+    .await?;
+    let deployed = deployed.filter(|d| !d.status.has_no_resources_deployed());
+    Ok((stack_plan, deployed, deployed_template))
 }
 
 fn exists(deployed: &Option<StackDescription>) -> bool {
@@ -232,14 +393,16 @@ pub async fn settled_stack<C: CloudFormation>(
     Ok(deployed)
 }
 
+/// The plan of one stack, and its deployed template when it has one.
 async fn plan_stack<C: CloudFormation>(
     cloudformation: &C,
     stack: &RenderedStack,
     deployed: Option<StackDescription>,
     waits_for: Vec<String>,
+    parameters: Vec<PlannedParameter>,
     tags: &BTreeMap<String, String>,
     attempt: &str,
-) -> Result<StackPlan, Error> {
+) -> Result<(StackPlan, Option<Value>), Error> {
     let body = template_body(stack)?;
     let new_template = crate::render::template_value(&stack.template);
     let template_sha256 = sha256_hex(&body);
@@ -258,6 +421,7 @@ async fn plan_stack<C: CloudFormation>(
         template_sha256,
         deployed_template_sha256: None,
         waits_for,
+        parameters,
         changes: Vec::new(),
     };
     let recreate = deployed
@@ -277,24 +441,75 @@ async fn plan_stack<C: CloudFormation>(
             StackAction::Create
         };
         plan.changes = additions(&new_template);
-        return Ok(plan);
+        return Ok((plan, None));
     }
 
     let deployed_template = cloudformation.get_template(&stack.stack_name).await?;
     plan.deployed_template_sha256 = Some(deployed_hash(&deployed_template));
-    let change_set = change_set_name(&plan.template_sha256);
+    match parameters::change_set_values(&plan.parameters) {
+        // Template, parameters and tags as deployed, nothing resolved on CloudFormation's side: the two reads
+        // made already say there is nothing to change, no change set needed (see `unchanged`).
+        Some(values)
+            if deployed.as_ref().is_some_and(|d| {
+                unchanged::is_unchanged(d, &deployed_template, &new_template, &body, &values, tags)
+            }) =>
+        {
+            plan.action = StackAction::NoChanges;
+        }
+        Some(values) => {
+            let outcome = change_set(cloudformation, stack, &body, values, tags).await?;
+            if let Some((change_set_id, changes)) = outcome {
+                plan.action = StackAction::Update;
+                plan.client_request_token = update_token(&stack.stack_name, &change_set_id);
+                plan.change_set_id = Some(change_set_id);
+                plan.changes = explain(&changes, Some(&deployed_template), &new_template);
+            } else {
+                plan.action = StackAction::NoChanges;
+            }
+        }
+        // A value it needs is only output once another stack of this plan has applied: no change set
+        // can be made now, so the template's changes are predicted and apply plans it then.
+        None => {
+            plan.action = StackAction::Update;
+            plan.changes = template_changes(&deployed_template, &new_template);
+        }
+    }
+    let effects = parameters::parameter_effects(stack, &plan.parameters);
+    if plan.action == StackAction::NoChanges && !effects.is_empty() {
+        plan.action = StackAction::Update;
+    }
+    parameters::merge_effects(&mut plan.changes, effects);
+    Ok((plan, Some(deployed_template)))
+}
+
+/// Creates an UPDATE change set and waits for it: its id and changes, or `None` when CloudFormation finds
+/// nothing to change (the empty change set is deleted).
+pub(crate) async fn change_set<C: CloudFormation>(
+    cloudformation: &C,
+    stack: &RenderedStack,
+    body: &str,
+    parameters: BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<(String, Vec<cfn::ResourceChange>)>, Error> {
+    let change_set = change_set_name(&sha256_hex(body));
     let request = ChangeSetRequest {
         client_token: RequestToken::derive("changeset", &[&stack.stack_name, &change_set]),
         stack: stack.stack_name.clone(),
         change_set,
         kind: ChangeSetKind::Update,
-        template_body: body,
-        parameters: BTreeMap::new(),
+        template_body: body.to_owned(),
+        parameters,
         tags: tags.clone(),
         capabilities: vec![Capability::Iam],
         description: Some(format!("strata plan of {}", stack.stack_name)),
     };
-    let created = once::create_change_set(cloudformation, &request).await?;
+    // Nothing to change is either a FAILED change set with that reason (AWS) or the call refused with "No
+    // updates are to be performed." (the older wording; moto when parameters are given).
+    let created = match once::create_change_set(cloudformation, &request).await {
+        Ok(created) => created,
+        Err(crate::aws::AwsError::NoUpdates { .. }) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
     match cfn::wait_for_change_set(
         cloudformation,
         &stack.stack_name,
@@ -306,21 +521,57 @@ async fn plan_stack<C: CloudFormation>(
         ChangeSetOutcome::NoChanges { .. } => {
             once::delete_change_set(cloudformation, &stack.stack_name, &created.change_set_id)
                 .await?;
-            plan.action = StackAction::NoChanges;
+            Ok(None)
         }
         ChangeSetOutcome::Ready(description) => {
-            plan.action = StackAction::Update;
-            plan.client_request_token =
-                RequestToken::derive("update", &[&stack.stack_name, &created.change_set_id]);
-            plan.change_set_id = Some(created.change_set_id);
-            plan.changes = explain(
-                &description.changes,
-                Some(&deployed_template),
-                &new_template,
-            );
+            Ok(Some((created.change_set_id, description.changes)))
         }
     }
-    Ok(plan)
+}
+
+/// The resource changes between two templates as strata predicts them, for a stack no change set can be
+/// made for yet.
+fn template_changes(deployed: &Value, new: &Value) -> Vec<ResourceChange> {
+    let empty = serde_json::Map::new();
+    let old_resources = resources(Some(deployed)).unwrap_or(&empty);
+    let new_resources = resources(Some(new)).unwrap_or(&empty);
+    let type_of = |resource: &Value| {
+        resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut changes: Vec<cfn::ResourceChange> = Vec::new();
+    let mut listed = |action: ChangeAction, id: &String, resource: &Value| {
+        changes.push(cfn::ResourceChange {
+            action,
+            logical_id: id.clone(),
+            resource_type: type_of(resource),
+            physical_id: None,
+            replacement: None,
+            scope: Vec::new(),
+        })
+    };
+    for (id, resource) in new_resources {
+        match old_resources.get(id) {
+            None => listed(ChangeAction::Add, id, resource),
+            Some(old) if old != resource => listed(ChangeAction::Modify, id, resource),
+            Some(_) => {}
+        }
+    }
+    for (id, resource) in old_resources {
+        if !new_resources.contains_key(id) {
+            listed(ChangeAction::Remove, id, resource);
+        }
+    }
+    explain(&changes, Some(deployed), new)
+}
+
+/// The token of executing change set `change_set_id`: the operation is the change set's, so every retry of
+/// it (by the SDK, or by applying the saved plan again) carries the same one.
+pub(crate) fn update_token(stack_name: &str, change_set_id: &str) -> RequestToken {
+    RequestToken::derive("update", &[stack_name, change_set_id])
 }
 
 /// Unique per attempt; CloudFormation requires a letter first and at most 128 characters.
@@ -368,7 +619,7 @@ fn additions(template: &Value) -> Vec<ResourceChange> {
                         physical_id: None,
                         replacement: Replacement::Never,
                         replacement_source: ReplacementSource::Predicted,
-                        stateful: is_stateful(resource_type),
+                        stateful: holds_data(resource_type, resource.get("Properties")),
                         properties: Vec::new(),
                     }
                 })
@@ -409,11 +660,64 @@ pub(crate) fn explain(
                 physical_id: change.physical_id.clone(),
                 replacement,
                 replacement_source,
-                stateful: is_stateful(&change.resource_type),
+                stateful: holds_data(
+                    &change.resource_type,
+                    after.or(before).and_then(|r| r.get("Properties")),
+                ),
                 properties,
             }
         })
         .collect();
     explained.sort_by(|a, b| (a.action, &a.logical_id).cmp(&(b.action, &b.logical_id)));
     explained
+}
+
+#[cfg(test)]
+mod wave_tests {
+    use super::*;
+    use crate::project::Project;
+
+    fn dev() -> RenderedEnvironment {
+        Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .and_then(|project| project.render("dev"))
+            .expect("the shipped dev environment renders")
+    }
+
+    fn names(waves: &[Vec<&RenderedStack>]) -> Vec<Vec<String>> {
+        waves
+            .iter()
+            .map(|wave| wave.iter().map(|s| s.name.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn independent_stacks_share_a_wave_after_everything_they_depend_on() {
+        let rendered = dev();
+        let waves = waves(&rendered, None);
+        // The storage (buckets, queues) needs nothing else; the database lives in the network's subnets; the
+        // bastion forwards to the database; the app's functions run in the network's subnets and use the
+        // storage's queues, buckets and topic.
+        assert_eq!(
+            names(&waves),
+            [
+                vec!["network".to_string(), "storage".to_string()],
+                vec!["database".to_string(), "app".to_string()],
+                vec!["bastion".to_string()]
+            ]
+        );
+        let wave_of = |name: &str| waves.iter().position(|w| w.iter().any(|s| s.name == name));
+        for stack in &rendered.stacks {
+            for dependency in &stack.depends_on {
+                assert!(
+                    wave_of(dependency) < wave_of(&stack.name),
+                    "{dependency} before {}",
+                    stack.name
+                );
+            }
+        }
+        assert_eq!(
+            names(&super::waves(&rendered, Some("bastion"))),
+            [vec!["bastion".to_string()]]
+        );
+    }
 }

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::plan::Plan;
 
 /// Bumped when the file's shape changes; older files are refused rather than misread.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {

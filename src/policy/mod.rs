@@ -97,6 +97,14 @@ impl PolicyReport {
     }
 }
 
+/// One environment's evaluation: its rule files with their levels, its templates, its stacks' waivers.
+#[derive(Debug, Clone)]
+pub struct Evaluation<'a> {
+    pub files: Vec<(RuleFile, Level)>,
+    pub templates: Vec<TemplateInput<'a>>,
+    pub waivers: Vec<Waiver>,
+}
+
 /// Evaluates every rule file against every template, concurrently, and applies the waivers.
 ///
 /// Syntax is checked first (an error names file, line and column). Output is deterministic:
@@ -108,26 +116,75 @@ pub fn evaluate(
 ) -> Result<PolicyReport, PolicyError> {
     let just_files: Vec<RuleFile> = files.iter().map(|(f, _)| f.clone()).collect();
     check_syntax(&just_files)?;
+    let evaluation = Evaluation {
+        files: files.to_vec(),
+        templates: templates.to_vec(),
+        waivers: waivers.to_vec(),
+    };
+    Ok(evaluate_checked(std::slice::from_ref(&evaluation))?
+        .pop()
+        .unwrap_or_default())
+}
 
-    // Serialize each template once; every rule file reuses the text.
-    let texts: Vec<String> = templates.iter().map(|t| t.template.to_string()).collect();
+/// Evaluates many environments at once, with rule files that already passed [`check_syntax`] (as a
+/// [`PolicySet`]'s have): one report per evaluation, in order.
+///
+/// A finding depends only on one template and one rule file, so each distinct rule file is evaluated in as
+/// few cfn-guard calls as possible over the templates of every evaluation that selects it (a call parses
+/// its rule file once, whatever the number of templates), and each finding then goes to its evaluation
+/// with the level that evaluation gives the file. The findings are exactly those of one evaluation per
+/// template (`tests/policy.rs` compares the two).
+pub fn evaluate_checked(evaluations: &[Evaluation<'_>]) -> Result<Vec<PolicyReport>, PolicyError> {
+    // Each template serialized once; every rule file reuses the text.
+    let texts: Vec<Vec<String>> = evaluations
+        .iter()
+        .map(|e| e.templates.iter().map(|t| t.template.to_string()).collect())
+        .collect();
+    // Distinct rule files (by name and content), each with the (evaluation, template) pairs it checks.
+    let mut distinct: Vec<&RuleFile> = Vec::new();
+    let mut uses: Vec<Vec<(usize, usize)>> = Vec::new();
+    for (e, evaluation) in evaluations.iter().enumerate() {
+        for (file, _) in &evaluation.files {
+            let index = match distinct
+                .iter()
+                .position(|d| d.name == file.name && d.content == file.content)
+            {
+                Some(index) => index,
+                None => {
+                    distinct.push(file);
+                    uses.push(Vec::new());
+                    distinct.len() - 1
+                }
+            };
+            uses[index].extend((0..evaluation.templates.len()).map(|t| (e, t)));
+        }
+    }
 
-    // Jobs: (rule file, contiguous chunk of templates), about two chunks per thread so that both
-    // cores stay busy while each cfn-guard call still amortises its setup over several templates.
-    let threads = worker_count(files.len() * templates.len());
-    let chunk = templates.len().div_ceil(threads * 2).max(1);
-    let jobs: Vec<(usize, std::ops::Range<usize>)> = (0..files.len())
-        .flat_map(|f| {
-            (0..templates.len())
+    // Jobs: (rule file, contiguous chunk of its pairs), about two chunks per thread so that both cores
+    // stay busy while each cfn-guard call still amortises its setup over many templates.
+    let total: usize = uses.iter().map(Vec::len).sum();
+    let threads = worker_count(total);
+    let jobs: Vec<(usize, std::ops::Range<usize>)> = uses
+        .iter()
+        .enumerate()
+        .flat_map(|(f, pairs)| {
+            let chunk = pairs.len().div_ceil(threads * 2).max(1);
+            (0..pairs.len())
                 .step_by(chunk)
-                .map(move |start| (f, start..(start + chunk).min(templates.len())))
+                .map(move |start| (f, start..(start + chunk).min(pairs.len())))
         })
         .collect();
     let results = run_jobs(&jobs, threads, |(f, range)| {
-        let (file, _) = &files[*f];
+        let file = distinct[*f];
         let batch = |range: std::ops::Range<usize>| {
-            let stacks: Vec<&str> = templates[range.clone()].iter().map(|t| t.stack).collect();
-            engine::validate_batch(&file.name, &file.content, &stacks, &texts[range])
+            let pairs = &uses[*f][range];
+            let stacks: Vec<&str> = pairs
+                .iter()
+                .map(|(e, t)| evaluations[*e].templates[*t].stack)
+                .collect();
+            let batch_texts: Vec<String> =
+                pairs.iter().map(|(e, t)| texts[*e][*t].clone()).collect();
+            engine::validate_batch(&file.name, &file.content, &stacks, &batch_texts)
         };
         match batch(range.clone()) {
             // Re-run one by one so that the error names the template that caused it.
@@ -144,14 +201,29 @@ pub fn evaluate(
         }
     });
 
-    let mut findings = BTreeSet::new();
+    let mut findings: Vec<BTreeSet<Finding>> = vec![BTreeSet::new(); evaluations.len()];
     for ((f, range), result) in jobs.iter().zip(results) {
-        let (file, level) = &files[*f];
-        for (report, t) in result?.iter().zip(range.clone()) {
-            findings.extend(findings_of(report, file, *level, templates[t].stack));
+        let file = distinct[*f];
+        for (report, (e, t)) in result?.iter().zip(&uses[*f][range.clone()]) {
+            let evaluation = &evaluations[*e];
+            let Some((_, level)) = evaluation.files.iter().find(|(candidate, _)| {
+                candidate.name == file.name && candidate.content == file.content
+            }) else {
+                continue;
+            };
+            findings[*e].extend(findings_of(
+                report,
+                file,
+                *level,
+                evaluation.templates[*t].stack,
+            ));
         }
     }
-    Ok(apply_waivers(findings.into_iter().collect(), waivers))
+    Ok(findings
+        .into_iter()
+        .zip(evaluations)
+        .map(|(found, evaluation)| apply_waivers(found.into_iter().collect(), &evaluation.waivers))
+        .collect())
 }
 
 fn worker_count(jobs: usize) -> usize {

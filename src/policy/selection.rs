@@ -57,7 +57,25 @@ impl PolicySet {
         templates: &[TemplateInput<'_>],
         waivers: &[Waiver],
     ) -> Result<PolicyReport, PolicyError> {
-        super::evaluate(&self.selection(environment), templates, waivers)
+        let evaluation = super::Evaluation {
+            files: self.selection(environment),
+            templates: templates.to_vec(),
+            waivers: waivers.to_vec(),
+        };
+        Ok(self
+            .check_all(std::slice::from_ref(&evaluation))?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Evaluates several environments' templates in one pass (`validate` of every environment): each rule
+    /// file is parsed and run once over all the templates that select it. The files were syntax-checked
+    /// when the set was loaded.
+    pub fn check_all(
+        &self,
+        evaluations: &[super::Evaluation<'_>],
+    ) -> Result<Vec<PolicyReport>, PolicyError> {
+        super::evaluate_checked(evaluations)
     }
 
     /// Rule files the environment sets a level for that `policies/` does not have.

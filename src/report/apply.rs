@@ -13,24 +13,37 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
         .stacks
         .iter()
         .map(|s| s.stack_name.len())
+        .chain(report.removed.iter().map(|r| r.stack_name.len()))
         .max()
         .unwrap_or(0);
-    let mut done = [0usize; 3];
-    for stack in &report.stacks {
-        let elapsed = human_duration(std::time::Duration::from_secs_f64(stack.elapsed_seconds));
-        let line = match &stack.outcome {
+    let mut done = [0usize; 4];
+    let results = report
+        .stacks
+        .iter()
+        .map(|s| {
+            let (verb, slot) = match s.action {
+                StackAction::Create => ("created", 0),
+                StackAction::Recreate => ("recreated", 0),
+                _ => ("updated", 1),
+            };
+            (&s.stack_name, &s.outcome, s.elapsed_seconds, verb, slot)
+        })
+        .chain(
+            report
+                .removed
+                .iter()
+                .map(|r| (&r.stack_name, &r.outcome, r.elapsed_seconds, "removed", 2)),
+        );
+    for (stack_name, outcome, elapsed_seconds, verb, slot) in results {
+        let elapsed = human_duration(std::time::Duration::from_secs_f64(elapsed_seconds));
+        let line = match outcome {
             StackOutcome::Unchanged => style.dim("unchanged"),
             StackOutcome::Succeeded { status } => {
-                let (verb, slot) = match stack.action {
-                    StackAction::Create => ("created", 0),
-                    StackAction::Recreate => ("recreated", 0),
-                    _ => ("updated", 1),
-                };
                 done[slot] += 1;
                 format!("{} ({status}, {elapsed})", style.green(verb))
             }
             StackOutcome::Failed { status, .. } => {
-                done[2] += 1;
+                done[3] += 1;
                 format!(
                     "{} (stack {}, {elapsed})",
                     style.bold_red("FAILED"),
@@ -41,10 +54,10 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
                 format!("{}: {reason}", style.yellow("not started"))
             }
         };
-        let _ = writeln!(text, "{:<width$}  {line}", stack.stack_name);
+        let _ = writeln!(text, "{stack_name:<width$}  {line}");
         if let StackOutcome::Failed {
             causes, next_step, ..
-        } = &stack.outcome
+        } = outcome
         {
             if causes.is_empty() {
                 let _ = writeln!(
@@ -54,7 +67,7 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
             }
             for cause in causes {
                 // A refused API call already names its operation and stack in the reason.
-                let subject = if cause.logical_id == stack.stack_name {
+                let subject = if &cause.logical_id == stack_name {
                     String::new()
                 } else {
                     format!(
@@ -71,7 +84,10 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
             }
         }
     }
-    let [created, updated, failed] = done;
+    for kept in report.removed.iter().flat_map(|r| &r.kept) {
+        let _ = writeln!(text, "  kept: {}", crate::report::destroy::kept_line(kept));
+    }
+    let [created, updated, removed, failed] = done;
     let unchanged = report
         .stacks
         .iter()
@@ -82,9 +98,14 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
     } else {
         style.bold_red("Apply failed")
     };
+    let removed = if report.removed.is_empty() {
+        String::new()
+    } else {
+        format!(" {removed} removed,")
+    };
     let _ = writeln!(
         text,
-        "\n{headline}: {created} created, {updated} updated, {unchanged} unchanged, {failed} failed."
+        "\n{headline}: {created} created, {updated} updated,{removed} {unchanged} unchanged, {failed} failed."
     );
     text
 }

@@ -23,11 +23,16 @@ pub fn render_plan(plan: &DestroyPlan, style: Style) -> String {
     for stack in &plan.stacks {
         let _ = writeln!(
             text,
-            "  {} {}  ({}, {} resources)",
+            "  {} {}  ({}, {} resources{})",
             style.red("-"),
             style.bold(&stack.stack_name),
             stack.status,
-            stack.resources
+            stack.resources,
+            if stack.defined {
+                ""
+            } else {
+                "; no definition any more"
+            }
         );
     }
     let kept: Vec<&KeptResource> = plan.stacks.iter().flat_map(|s| s.kept.iter()).collect();
@@ -40,10 +45,12 @@ pub fn render_plan(plan: &DestroyPlan, style: Style) -> String {
     text
 }
 
-fn kept_line(resource: &KeptResource) -> String {
+pub fn kept_line(resource: &KeptResource) -> String {
     let what = match resource.policy.as_str() {
-        "Snapshot" => "deleted after a final snapshot",
-        _ => "retained: it stays until deleted by hand (and its name stays taken)",
+        "Snapshot" => "deleted after a final snapshot (DeletionPolicy Snapshot)".to_owned(),
+        policy => format!(
+            "retained per its DeletionPolicy ({policy}): it stays until deleted by hand (and its name stays taken)"
+        ),
     };
     format!(
         "{} ({}{}) {what}",

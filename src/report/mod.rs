@@ -2,7 +2,9 @@
 //! elsewhere and turned into text here, with colour only when the caller's style allows it.
 
 pub mod apply;
+pub mod cost;
 pub mod destroy;
+pub mod diff;
 pub mod drift;
 pub mod outputs;
 pub mod plan;

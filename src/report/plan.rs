@@ -5,6 +5,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::plan::parameters::{ParameterSource, ParameterValue, PlannedParameter};
+use crate::plan::removal::{RemovalPhase, StackRemoval};
 use crate::plan::{
     ChangeAction, Plan, Replacement, ReplacementSource, ResourceChange, StackAction, StackPlan,
 };
@@ -19,9 +21,20 @@ pub fn render(plan: &Plan, style: Style) -> String {
         plan.account_id,
         plan.region
     );
+    for unchecked in &plan.not_checked {
+        let _ = writeln!(
+            text,
+            "{}",
+            style.yellow(&format!("Not checked before planning: {unchecked}"))
+        );
+    }
     for stack in &plan.stacks {
         text.push('\n');
         stack_section(&mut text, stack, style);
+    }
+    for removal in &plan.removals {
+        text.push('\n');
+        removal_section(&mut text, removal, style);
     }
     text.push('\n');
     text.push_str(&summary(plan, style));
@@ -47,10 +60,20 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
             stack.waits_for.join(", ")
         );
     }
-    for change in &stack.changes {
+    if stack.has_changes() {
+        for parameter in stack.parameters.iter().filter(|p| p.may_change()) {
+            parameter_line(text, parameter, style);
+        }
+    }
+    changes_section(text, &stack.changes, style);
+}
+
+/// One line per resource with its property diffs, then a danger line for each change that destroys data.
+pub(crate) fn changes_section(text: &mut String, changes: &[ResourceChange], style: Style) {
+    for change in changes {
         resource_line(text, change, style);
     }
-    for change in stack.changes.iter().filter(|c| c.is_dangerous()) {
+    for change in changes.iter().filter(|c| c.is_dangerous()) {
         let what = if change.action == ChangeAction::Remove {
             "REMOVED"
         } else {
@@ -63,6 +86,110 @@ fn stack_section(text: &mut String, stack: &StackPlan, style: Style) {
             change.logical_id,
             change.resource_type,
             change.logical_id
+        );
+    }
+}
+
+/// `parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "a" -> known after database applies`
+pub(crate) fn parameter_line(text: &mut String, parameter: &PlannedParameter, style: Style) {
+    let source = match &parameter.source {
+        ParameterSource::StackOutput { stack, output } => format!("output {output} of {stack}"),
+        ParameterSource::Ssm { path } => format!("Systems Manager {path}"),
+    };
+    let before = parameter
+        .deployed
+        .as_ref()
+        .map(|v| show(Some(&Value::String(v.clone()))))
+        .unwrap_or_else(|| "(new)".to_owned());
+    let after = match &parameter.value {
+        ParameterValue::Known { value } => show(Some(&Value::String(value.clone()))),
+        ParameterValue::AfterApply { after, .. } => style.yellow(&format!(
+            "known after {after} applies (apply plans this stack again then)"
+        )),
+    };
+    let _ = writeln!(
+        text,
+        "  {} {} ({source}): {before} -> {after}",
+        style.dim("parameter"),
+        parameter.name
+    );
+}
+
+fn removal_section(text: &mut String, removal: &StackRemoval, style: Style) {
+    let stack = &removal.deletion;
+    let _ = writeln!(
+        text,
+        "{}  {}",
+        style.bold(&stack.stack_name),
+        style.red(&format!(
+            "remove: deployed ({}), but no stack definition renders it any more; apply deletes it only with --allow-remove {} ({} resources)",
+            stack.status, stack.stack, stack.resources
+        ))
+    );
+    match removal.phase {
+        RemovalPhase::BeforeUpdates => {
+            let _ = writeln!(
+                text,
+                "  removed before {} update (it imports exports they stop exporting)",
+                removal.before.join(", ")
+            );
+        }
+        RemovalPhase::AfterUpdates if !removal.after.is_empty() => {
+            let _ = writeln!(
+                text,
+                "  removed after {} update (they stop importing its exports)",
+                removal.after.join(", ")
+            );
+        }
+        RemovalPhase::AfterUpdates => {}
+    }
+    for change in &removal.changes {
+        resource_line(text, change, style);
+    }
+    for kept in &stack.kept {
+        let _ = writeln!(
+            text,
+            "  {} {}",
+            style.yellow("kept:"),
+            crate::report::destroy::kept_line(kept)
+        );
+    }
+    for lost in &stack.stateful_deleted {
+        let _ = writeln!(
+            text,
+            "  {} {} ({}) will be REMOVED with the stack: the data it holds is lost{}; apply refuses unless --allow-replace {}",
+            style.bold_red("!! DANGER"),
+            lost.logical_id,
+            lost.resource_type,
+            if lost.policy == "Snapshot" {
+                " (a final snapshot is kept)"
+            } else {
+                ""
+            },
+            lost.logical_id
+        );
+    }
+    if stack.termination_protection {
+        let _ = writeln!(
+            text,
+            "  {} termination protection is on: apply refuses to delete it until it is lifted",
+            style.bold_red("!!")
+        );
+    }
+    for protected in &stack.deletion_protected {
+        let _ = writeln!(
+            text,
+            "  {} {} has deletion protection on ({}): apply refuses to delete the stack until it is off",
+            style.bold_red("!!"),
+            protected.logical_id,
+            protected.property
+        );
+    }
+    for reason in &removal.blocked {
+        let _ = writeln!(
+            text,
+            "  {} cannot be removed: {reason}",
+            style.bold_red("!!")
         );
     }
 }
@@ -111,9 +238,14 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
             Replacement::Conditional => format!("  {}", style.yellow("(may force replacement)")),
             Replacement::Never => String::new(),
         } + &interruption;
+        let through = property
+            .parameter
+            .as_ref()
+            .map(|p| format!(" (through parameter {p})"))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "      {}: {} -> {}{forces}",
+            "      {}{through}: {} -> {}{forces}",
             property.path,
             show(property.before.as_ref()),
             show(property.after.as_ref())
@@ -121,7 +253,7 @@ fn resource_line(text: &mut String, change: &ResourceChange, style: Style) {
     }
 }
 
-fn show(value: Option<&Value>) -> String {
+pub(crate) fn show(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".to_string(),
         Some(value) => {
@@ -143,33 +275,133 @@ fn show(value: Option<&Value>) -> String {
 }
 
 fn summary(plan: &Plan, style: Style) -> String {
-    let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
-    let count =
-        |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
     if !plan.has_changes() {
         return format!(
             "{}\n",
             style.green("No changes. The deployed stacks match the definitions.")
         );
     }
+    let changes: Vec<&ResourceChange> = plan.stacks.iter().flat_map(|s| &s.changes).collect();
+    let removed = plan.removals.iter().map(|r| r.changes.len()).sum::<usize>();
+    let mut line = format!("Plan: {}", counts(&changes, removed));
+    if !plan.removals.is_empty() {
+        let names: Vec<&str> = plan
+            .removals
+            .iter()
+            .map(|r| r.deletion.stack.as_str())
+            .collect();
+        line.push_str(&format!(
+            " {} without a definition removed (--allow-remove {}).",
+            if names.len() == 1 {
+                "1 stack".to_owned()
+            } else {
+                format!("{} stacks", names.len())
+            },
+            names.join(" ")
+        ));
+    }
+    let destroyed_by_removal = plan
+        .removals
+        .iter()
+        .map(|r| r.deletion.stateful_deleted.len())
+        .sum::<usize>();
+    line.push_str(&danger_note(&changes, destroyed_by_removal, style));
+    line.push('\n');
+    line
+}
+
+/// `N to add, N to modify (N replacements), N to remove.`; `removed` counts the resources of stacks
+/// removed as a whole, which are not among `changes`.
+pub(crate) fn counts(changes: &[&ResourceChange], removed: usize) -> String {
+    let count =
+        |wanted: fn(ChangeAction) -> bool| changes.iter().filter(|c| wanted(c.action)).count();
     let replacements = changes.iter().filter(|c| c.replaces()).count();
-    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count();
-    let mut line = format!(
-        "Plan: {} to add, {} to modify ({} replacement{}), {} to remove.",
+    format!(
+        "{} to add, {} to modify ({} replacement{}), {} to remove.",
         count(|a| a == ChangeAction::Add),
         count(ChangeAction::changes_existing),
         replacements,
         if replacements == 1 { "" } else { "s" },
-        count(|a| a == ChangeAction::Remove)
-    );
-    if dangerous > 0 {
-        let text = if dangerous == 1 {
-            "1 change destroys data.".to_string()
-        } else {
-            format!("{dangerous} changes destroy data.")
-        };
-        line.push_str(&format!(" {}", style.bold_red(&text)));
+        count(|a| a == ChangeAction::Remove) + removed
+    )
+}
+
+/// ` N changes destroy data.` (in bold red), or nothing when none does.
+pub(crate) fn danger_note(
+    changes: &[&ResourceChange],
+    destroyed_elsewhere: usize,
+    style: Style,
+) -> String {
+    let dangerous = changes.iter().filter(|c| c.is_dangerous()).count() + destroyed_elsewhere;
+    match dangerous {
+        0 => String::new(),
+        1 => format!(" {}", style.bold_red("1 change destroys data.")),
+        n => format!(" {}", style.bold_red(&format!("{n} changes destroy data."))),
     }
-    line.push('\n');
-    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::diff::PropertyChange;
+    use serde_json::json;
+
+    #[test]
+    fn a_value_known_only_after_another_stack_applies_is_said_so() {
+        let bastion = StackPlan {
+            stack: "bastion".into(),
+            stack_name: "photofeed-dev-bastion".into(),
+            action: StackAction::Update,
+            deployed_status: Some("CREATE_COMPLETE".into()),
+            change_set_id: None,
+            template_sha256: "0".repeat(64),
+            deployed_template_sha256: Some("1".repeat(64)),
+            waits_for: vec![],
+            client_request_token: Default::default(),
+            parameters: vec![PlannedParameter {
+                name: "DatabaseReaderEndpoints".into(),
+                source: ParameterSource::StackOutput {
+                    stack: "database".into(),
+                    output: "ReaderEndpoints".into(),
+                },
+                deployed: Some("r1.example".into()),
+                value: ParameterValue::AfterApply {
+                    after: "database".into(),
+                    now: Some("r1.example".into()),
+                },
+            }],
+            changes: vec![ResourceChange {
+                action: ChangeAction::Modify,
+                logical_id: "BastionInstance".into(),
+                resource_type: "AWS::EC2::Instance".into(),
+                physical_id: None,
+                replacement: Replacement::Never,
+                replacement_source: ReplacementSource::Predicted,
+                stateful: false,
+                properties: vec![PropertyChange {
+                    path: "UserData".into(),
+                    before: Some(json!("r1.example")),
+                    after: Some(json!("(known after database applies)")),
+                    replacement: Replacement::Never,
+                    parameter: Some("DatabaseReaderEndpoints".into()),
+                }],
+            }],
+        };
+        let plan = Plan {
+            environment: "dev".into(),
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            stacks: vec![bastion],
+            not_checked: vec![],
+            removals: vec![],
+        };
+        let text = render(&plan, Style { color: false });
+        assert!(text.contains(
+            "  parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): \"r1.example\" -> known after database applies (apply plans this stack again then)\n"
+        ), "{text}");
+        assert!(text.contains(
+            "      UserData (through parameter DatabaseReaderEndpoints): \"r1.example\" -> \"(known after database applies)\"  (in place: stops and starts the instance, which then boots with the new user data)\n"
+        ), "{text}");
+        assert!(text.contains("Plan: 0 to add, 1 to modify (0 replacements), 0 to remove."));
+    }
 }

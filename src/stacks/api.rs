@@ -30,7 +30,7 @@ use crate::model::intrinsics::{get_att, reference, sub, sub_with};
 use crate::model::{Lifecycle, Output, Resource, Template};
 use crate::naming::pascal_case;
 use crate::stacks::functions::{self, FunctionComponent};
-use crate::stacks::{StackContext, storage};
+use crate::stacks::{StackContext, log_group, storage};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +68,9 @@ pub struct Throttling {
 /// "Maximum integration timeout: 30 seconds"): a longer function timeout would only waste work.
 pub const INTEGRATION_TIMEOUT_SECONDS: u32 = 30;
 
-const METHODS: [&str; 8] = ["ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+const METHODS: [&str; 8] = [
+    "ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT",
+];
 
 /// One line per request, JSON, with the request id first (API Gateway Developer Guide, Configure
 /// logging for HTTP APIs: "The format must include at least $context.requestId").
@@ -100,21 +102,34 @@ pub fn parse_route(route: &str) -> Result<Option<(&str, &str)>, String> {
         ));
     }
     if !path.starts_with('/') || path.contains(' ') || path.contains("//") {
-        return Err(format!("path `{path}` must start with `/` and contain no spaces or empty segments"));
+        return Err(format!(
+            "path `{path}` must start with `/` and contain no spaces or empty segments"
+        ));
     }
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     for (index, segment) in segments.iter().enumerate() {
         let is_param = segment.starts_with('{') && segment.ends_with('}');
         let greedy = segment.ends_with("+}");
         if greedy && index + 1 != segments.len() {
-            return Err(format!("`{segment}` in `{path}`: a greedy path variable must be the last segment"));
+            return Err(format!(
+                "`{segment}` in `{path}`: a greedy path variable must be the last segment"
+            ));
         }
-        let name = segment.trim_start_matches('{').trim_end_matches('}').trim_end_matches('+');
-        if is_param && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
-            return Err(format!("`{segment}` in `{path}` is not a path variable such as `{{userId}}`"));
+        let name = segment
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim_end_matches('+');
+        if is_param
+            && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(format!(
+                "`{segment}` in `{path}` is not a path variable such as `{{userId}}`"
+            ));
         }
         if !is_param && (segment.contains('{') || segment.contains('}')) {
-            return Err(format!("`{segment}` in `{path}`: a path variable takes a whole segment"));
+            return Err(format!(
+                "`{segment}` in `{path}`: a path variable takes a whole segment"
+            ));
         }
     }
     Ok(Some((method, path)))
@@ -129,7 +144,13 @@ fn source_arn_suffix(route: Option<(&str, &str)>) -> String {
             let method = if method == "ANY" { "*" } else { method };
             let path: Vec<&str> = path
                 .split('/')
-                .map(|segment| if segment.starts_with('{') { "*" } else { segment })
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "*"
+                    } else {
+                        segment
+                    }
+                })
                 .collect();
             format!("{method}{}", path.join("/"))
         }
@@ -184,7 +205,7 @@ fn build_api(
     if api.routes.is_empty() {
         problems.push(ctx.diagnostic(&format!("{field}.routes"), "lists no routes"));
     }
-    if let Err(message) = functions::check_log_retention(api.access_log_retention_days) {
+    if let Err(message) = log_group::check_retention(api.access_log_retention_days) {
         problems.push(ctx.diagnostic(&format!("{field}.access_log_retention_days"), message));
     }
     if !(api.throttling.rate_limit.is_finite() && api.throttling.rate_limit > 0.0) {
@@ -244,7 +265,8 @@ fn build_api(
     let id = api_id(&api.name);
     let stage = ctx.environment.name.clone();
     let add = |template: &mut Template, field: &str, logical_id: &str, resource: Resource| {
-        ctx.add(template, field, logical_id, resource).map_err(|d| vec![d])
+        ctx.add(template, field, logical_id, resource)
+            .map_err(|d| vec![d])
     };
     add(
         template,
@@ -404,7 +426,15 @@ mod tests {
         assert_eq!(parse_route("GET /feed"), Ok(Some(("GET", "/feed"))));
         assert_eq!(parse_route("ANY /{proxy+}"), Ok(Some(("ANY", "/{proxy+}"))));
         assert_eq!(parse_route("$default"), Ok(None));
-        for bad in ["GET", "FETCH /x", "GET feed", "GET /a//b", "GET /{proxy+}/x", "GET /a{b}", "GET /{}"] {
+        for bad in [
+            "GET",
+            "FETCH /x",
+            "GET feed",
+            "GET /a//b",
+            "GET /{proxy+}/x",
+            "GET /a{b}",
+            "GET /{}",
+        ] {
             assert!(parse_route(bad).is_err(), "{bad}");
         }
     }
@@ -415,17 +445,26 @@ mod tests {
     #[test]
     fn permissions_match_exactly_their_route() {
         assert_eq!(source_arn_suffix(Some(("GET", "/feed"))), "GET/feed");
-        assert_eq!(source_arn_suffix(Some(("GET", "/feed/{userId}"))), "GET/feed/*");
+        assert_eq!(
+            source_arn_suffix(Some(("GET", "/feed/{userId}"))),
+            "GET/feed/*"
+        );
         assert_eq!(source_arn_suffix(Some(("ANY", "/{proxy+}"))), "*/*");
         assert_eq!(source_arn_suffix(None), "$default");
     }
 
     #[test]
     fn route_ids_are_readable_and_distinct() {
-        assert_eq!(route_id("feed", "GET /feed/{userId}"), "FeedApiGetFeedUseridRoute");
+        assert_eq!(
+            route_id("feed", "GET /feed/{userId}"),
+            "FeedApiGetFeedUseridRoute"
+        );
         assert_eq!(route_id("feed", "GET /feed"), "FeedApiGetFeedRoute");
         assert_eq!(route_id("feed", "$default"), "FeedApiDefaultRoute");
-        assert_ne!(route_id("feed", "GET /feed"), route_id("feed", "POST /feed"));
+        assert_ne!(
+            route_id("feed", "GET /feed"),
+            route_id("feed", "POST /feed")
+        );
     }
 
     #[test]

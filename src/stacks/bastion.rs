@@ -9,7 +9,7 @@ use crate::definition::StackDir;
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{base64, escape_for_sub, get_att, reference, sub, sub_with};
 use crate::model::{Parameter, Resource, Template};
-use crate::stacks::{StackContext, database, network};
+use crate::stacks::{StackContext, database, network, service_trust_policy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +25,29 @@ pub struct BastionComponent {
     /// Database port on the endpoints; the writer is forwarded to the same local port,
     /// replicas to the ports after it.
     pub database_port: u16,
+    /// One-minute CloudWatch metrics (AWS::EC2::Instance, Monitoring).
+    #[serde(default = "on")]
+    pub detailed_monitoring: bool,
+    /// AWS::EC2::Instance, DisableApiTermination: "If you set this parameter to true, you can't
+    /// terminate the instance using the Amazon EC2 console, CLI, or API".
+    #[serde(default)]
+    pub termination_protection: bool,
 }
+
+fn on() -> bool {
+    true
+}
+
+/// The root device of Amazon Linux 2023 images (Amazon Linux 2023 User Guide: AL2023 AMIs use
+/// `/dev/xvda`); a block device mapping for another name would add a second volume instead.
+const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// Size of the root volume in GiB: the size of the Amazon Linux 2023 images' root snapshot. A
+/// mapping may leave VolumeSize out ("If you specify a snapshot, the default is the snapshot
+/// size", AWS::EC2::Instance Ebs), but it must not be smaller than the snapshot, so a pinned image
+/// with a larger root snapshot needs its own definition. Stated here rather than left to the
+/// image so that the volume, which the instance is billed for, is visible in the template.
+const ROOT_VOLUME_GIB: u32 = 8;
 
 pub const INSTANCE: &str = "BastionInstance";
 pub const EIP: &str = "BastionEip";
@@ -220,14 +242,7 @@ pub fn build(
         Resource::new(
             "AWS::IAM::Role",
             json!({
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "Service": "ec2.amazonaws.com" },
-                        "Action": "sts:AssumeRole",
-                    }],
-                },
+                "AssumeRolePolicyDocument": service_trust_policy("ec2.amazonaws.com", None),
                 "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore")],
                 "Tags": ctx.tags(Some("bastion")),
             }),
@@ -271,6 +286,22 @@ pub fn build(
                 "SubnetId": subnet,
                 "SecurityGroupIds": [group],
                 "IamInstanceProfile": reference(PROFILE),
+                "Monitoring": component.detailed_monitoring,
+                "DisableApiTermination": component.termination_protection,
+                // The root volume encrypted (with the account's aws/ebs key): "Encrypted: Indicates
+                // whether the volume should be encrypted ... Encrypted EBS volumes must be attached
+                // to instances that support Amazon EBS encryption" (AWS::EC2::Instance Ebs); every
+                // current instance type does. On the instance itself, beside the launch template:
+                // moto reads BlockDeviceMappings only there, and AWS applies either.
+                "BlockDeviceMappings": [{
+                    "DeviceName": ROOT_DEVICE,
+                    "Ebs": {
+                        "Encrypted": true,
+                        "VolumeType": "gp3",
+                        "VolumeSize": ROOT_VOLUME_GIB,
+                        "DeleteOnTermination": true,
+                    },
+                }],
                 "LaunchTemplate": {
                     "LaunchTemplateId": reference(LAUNCH_TEMPLATE),
                     "Version": get_att(LAUNCH_TEMPLATE, "LatestVersionNumber"),
@@ -293,14 +324,11 @@ pub fn build(
         ),
     )?;
 
+    // Not exported: the instance id changes whenever the instance is replaced (a new image), and an export
+    // another stack imported could then not change.
     let mut export = |name: &str, description: &str, value: Value| {
-        ctx.add_output(
-            template,
-            field,
-            name,
-            ctx.exported(description, value, name),
-        )
-        .map_err(|d| vec![d])
+        ctx.add_output(template, field, name, ctx.output(description, value))
+            .map_err(|d| vec![d])
     };
     export(
         "BastionPublicIp",
@@ -400,11 +428,12 @@ pub fn run_at_every_boot(script: &str) -> Result<String, String> {
 }
 
 /// Renders the user-data template with placeholders for runtime values, escapes the rest for
-/// `Fn::Sub`, then turns the placeholders into `${...}` variables bound to the database exports.
+/// `Fn::Sub`, then turns the placeholders into `${...}` variables bound to the database stack's
+/// outputs (stack parameters: the endpoints change with the replica count).
 fn user_data(
     component: &BastionComponent,
     ctx: &StackContext,
-    template: &Template,
+    template: &mut Template,
 ) -> Result<Value, Diagnostic> {
     let placeholder = |name: &str| format!("@@strata-runtime:{name}@@");
     let mut data = json!({
@@ -432,7 +461,7 @@ fn user_data(
         text = text.replace(&placeholder(output), &format!("${{{output}}}"));
         variables.insert(
             output.to_string(),
-            ctx.link(
+            ctx.stack_output(
                 template,
                 &component.database_stack,
                 output,

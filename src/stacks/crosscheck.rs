@@ -233,7 +233,10 @@ mod tests {
     #[test]
     fn a_queue_in_another_stack_must_outlast_the_function_timeout() {
         let import = json!({ "Fn::ImportValue": "p-dev-storage-QArn" });
-        let short = run(&storage(queue(30, false)), &consumer(60, import.clone(), 10));
+        let short = run(
+            &storage(queue(30, false)),
+            &consumer(60, import.clone(), 10),
+        );
         assert_eq!(short.len(), 1, "{short:?}");
         assert!(
             short[0].starts_with("stacks/app.yaml: stack `app`, event source `Mapping`: function `fn` has a timeout of 60 s")
@@ -248,22 +251,38 @@ mod tests {
     #[test]
     fn a_queue_in_the_same_stack_is_checked_too_and_defaults_count() {
         let mut app = consumer(31, json!({ "Fn::GetAtt": ["Q", "Arn"] }), 10);
-        app.add("Q", Resource::new("AWS::SQS::Queue", json!({ "QueueName": "q" })))
-            .unwrap();
+        app.add(
+            "Q",
+            Resource::new("AWS::SQS::Queue", json!({ "QueueName": "q" })),
+        )
+        .unwrap();
         let found = run(&Template::default(), &app);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("visibility timeout of 30 s"), "{}", found[0]);
+        assert!(
+            found[0].contains("visibility timeout of 30 s"),
+            "{}",
+            found[0]
+        );
     }
 
     #[test]
     fn fifo_queues_take_batches_of_ten_without_a_window() {
         let import = json!({ "Fn::ImportValue": "p-dev-storage-QArn" });
         let mut app = consumer(5, import.clone(), 11);
-        app.resources.get_mut("Mapping").unwrap().properties["MaximumBatchingWindowInSeconds"] = json!(5);
+        app.resources.get_mut("Mapping").unwrap().properties["MaximumBatchingWindowInSeconds"] =
+            json!(5);
         let found = run(&storage(queue(30, true)), &app);
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].contains("at most 10 from a FIFO queue"), "{}", found[0]);
-        assert!(found[1].contains("batching windows only for standard queues"), "{}", found[1]);
+        assert!(
+            found[0].contains("at most 10 from a FIFO queue"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains("batching windows only for standard queues"),
+            "{}",
+            found[1]
+        );
         assert!(run(&storage(queue(30, true)), &consumer(5, import, 10)).is_empty());
     }
 

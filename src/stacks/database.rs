@@ -4,10 +4,11 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::KeyChoice;
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, join, reference, sub};
 use crate::model::{Lifecycle, Output, Resource, Template};
-use crate::stacks::{StackContext, network};
+use crate::stacks::{StackContext, kms, network, service_trust_policy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +25,12 @@ pub struct DatabaseComponent {
     pub master_username: String,
     pub database_name: String,
     pub replicas: Replicas,
+    /// Enhanced monitoring interval on every instance; 0 turns it off.
+    pub monitoring_interval_seconds: u32,
+    pub performance_insights_retention_days: u32,
+    pub iam_authentication: bool,
+    /// The key of the Performance Insights data.
+    pub encryption_key: KeyChoice,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +38,8 @@ pub struct DatabaseComponent {
 pub struct Replicas {
     pub count: u32,
     pub instance_class: String,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
 }
 
 pub const PRIMARY: &str = "DatabasePrimary";
@@ -38,6 +47,41 @@ pub const SUBNET_GROUP: &str = "DatabaseSubnetGroup";
 pub const MASTER_SECRET: &str = "DatabaseMasterSecret";
 const MASTER_SECRET_ATTACHMENT: &str = "DatabaseMasterSecretAttachment";
 pub const MASTER_SECRET_OUTPUT: &str = "MasterUserSecretArn";
+const MONITORING_ROLE: &str = "DatabaseMonitoringRole";
+const KEY: &str = "DatabaseKey";
+
+/// The logs RDS for PostgreSQL can export: "RDS for PostgreSQL - postgresql | upgrade" (RDS API
+/// reference, CloudwatchLogsExportConfiguration). `iam-db-auth-error` exists for newer versions
+/// only and is left out.
+pub const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
+
+/// Enhanced monitoring intervals: "Valid Values: 0 | 1 | 5 | 10 | 15 | 30 | 60" (RDS API
+/// reference, CreateDBInstance and CreateDBInstanceReadReplica, MonitoringInterval).
+pub const MONITORING_INTERVALS: [u32; 7] = [0, 1, 5, 10, 15, 30, 60];
+
+pub fn check_monitoring_interval(seconds: u32) -> Result<(), String> {
+    if MONITORING_INTERVALS.contains(&seconds) {
+        Ok(())
+    } else {
+        Err(format!(
+            "is {seconds}, RDS samples enhanced monitoring every 1, 5, 10, 15, 30 or 60 seconds (0 turns it off)"
+        ))
+    }
+}
+
+/// Performance Insights retention: "7; month * 31, where month is a number of months from 1-23;
+/// 731" (RDS API reference, CreateDBInstance, PerformanceInsightsRetentionPeriod: "If you specify
+/// a retention period that isn't valid, such as 94, Amazon RDS issues an error").
+pub fn check_performance_insights_retention(days: u32) -> Result<(), String> {
+    let months = days / 31;
+    if days == 7 || days == 731 || (days.is_multiple_of(31) && (1..=23).contains(&months)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "is {days}, Performance Insights keeps 7 days (free), a number of months times 31 (31 to 713) or 731 days"
+        ))
+    }
+}
 
 /// Characters the generated master password leaves out. RDS refuses three (AWS::RDS::DBInstance,
 /// MasterUserPassword: "can include any printable ASCII character except "/", """, or "@"") and
@@ -82,8 +126,17 @@ pub fn follows_minor_releases(engine_version: &str) -> bool {
     !engine_version.contains('.')
 }
 
+const REPLICA_PREFIX: &str = "DatabaseReplica";
+
 pub fn replica(index: u32) -> String {
-    format!("DatabaseReplica{}", index + 1)
+    format!("{REPLICA_PREFIX}{}", index + 1)
+}
+
+/// Whether `logical_id` is one of [`replica`]'s.
+pub fn is_replica(logical_id: &str) -> bool {
+    logical_id
+        .strip_prefix(REPLICA_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 pub fn build(
@@ -126,38 +179,64 @@ pub fn build(
         master_secret(component, ctx),
     ))?;
 
-    one(ctx.add(
-        template,
-        field,
-        PRIMARY,
-        Resource::new(
-            "AWS::RDS::DBInstance",
-            json!({
-                "Engine": "postgres",
-                "EngineVersion": component.engine_version,
-                "DBInstanceClass": component.instance_class,
-                "AllocatedStorage": component.storage_gb.to_string(),
-                "StorageType": "gp3",
-                "StorageEncrypted": true,
-                "PubliclyAccessible": false,
-                "MultiAZ": component.multi_az,
-                "BackupRetentionPeriod": component.backup_retention_days,
-                "DeletionProtection": component.deletion_protection,
-                // Not ManageMasterUserPassword: RDS refuses read replicas of an instance whose
-                // password it manages (see `master_secret`).
-                "MasterUsername": component.master_username,
-                "MasterUserPassword": master_password_reference(),
-                "DBName": component.database_name,
-                "Port": component.port.to_string(),
-                "DBSubnetGroupName": reference(SUBNET_GROUP),
-                "VPCSecurityGroups": security_groups,
-                "CopyTagsToSnapshot": true,
-                "AutoMinorVersionUpgrade": auto_minor_upgrade,
-                "Tags": ctx.tags(Some("primary")),
-            }),
-        )
-        .lifecycle(Lifecycle::SNAPSHOT),
-    ))?;
+    let monitoring_role = if component.monitoring_interval_seconds > 0 {
+        one(ctx.add(template, field, MONITORING_ROLE, monitoring_role(ctx)))?;
+        Some(get_att(MONITORING_ROLE, "Arn"))
+    } else {
+        None
+    };
+    let insights_key = match component.encryption_key {
+        KeyChoice::AwsManaged => None,
+        KeyChoice::CustomerManaged => {
+            one(ctx.add(
+                template,
+                field,
+                KEY,
+                kms::key(
+                    ctx,
+                    "Performance Insights data of the database",
+                    "database",
+                    vec![],
+                ),
+            ))?;
+            Some(get_att(KEY, "Arn"))
+        }
+    };
+    let security = Security {
+        component,
+        monitoring_role,
+        insights_key,
+    };
+
+    let mut primary = Resource::new(
+        "AWS::RDS::DBInstance",
+        json!({
+            "Engine": "postgres",
+            "EngineVersion": component.engine_version,
+            "DBInstanceClass": component.instance_class,
+            "AllocatedStorage": component.storage_gb.to_string(),
+            "StorageType": "gp3",
+            "StorageEncrypted": true,
+            "PubliclyAccessible": false,
+            "MultiAZ": component.multi_az,
+            "BackupRetentionPeriod": component.backup_retention_days,
+            "DeletionProtection": component.deletion_protection,
+            // Not ManageMasterUserPassword: RDS refuses read replicas of an instance whose
+            // password it manages (see `master_secret`).
+            "MasterUsername": component.master_username,
+            "MasterUserPassword": master_password_reference(),
+            "DBName": component.database_name,
+            "Port": component.port.to_string(),
+            "DBSubnetGroupName": reference(SUBNET_GROUP),
+            "VPCSecurityGroups": security_groups,
+            "CopyTagsToSnapshot": true,
+            "AutoMinorVersionUpgrade": auto_minor_upgrade,
+            "Tags": ctx.tags(Some("primary")),
+        }),
+    )
+    .lifecycle(Lifecycle::SNAPSHOT);
+    security.apply(&mut primary);
+    one(ctx.add(template, field, PRIMARY, primary))?;
 
     // Adds the primary's host, port and engine to the secret, so that the secret alone is enough to
     // connect (and to turn on rotation later). "A single secret resource can only have one target
@@ -177,30 +256,97 @@ pub fn build(
     ))?;
 
     for index in 0..component.replicas.count {
+        let logical_id = replica(index);
         // RDS cannot take a final snapshot of a replica; it holds no data the primary lacks.
-        one(ctx.add(
-            template,
-            field,
-            &replica(index),
-            Resource::new(
-                "AWS::RDS::DBInstance",
-                json!({
-                    "SourceDBInstanceIdentifier": reference(PRIMARY),
-                    "Port": component.port.to_string(),
-                    "DBInstanceClass": component.replicas.instance_class,
-                    "StorageType": "gp3",
-                    "PubliclyAccessible": false,
-                    "VPCSecurityGroups": security_groups,
-                    "CopyTagsToSnapshot": true,
-                    "AutoMinorVersionUpgrade": auto_minor_upgrade,
-                    "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
-                }),
-            )
-            .lifecycle(Lifecycle::DELETE),
-        ))?;
+        // Multi-AZ and deletion protection are replica settings of their own: CreateDBInstanceReadReplica
+        // takes MultiAZ ("Specifies whether the read replica is in a Multi-AZ deployment") and
+        // DeletionProtection (RDS API reference, CreateDBInstanceReadReplica), and neither is among
+        // the properties CloudFormation forbids with SourceDBInstanceIdentifier (AWS::RDS::DBInstance,
+        // SourceDBInstanceIdentifier: DBName, MasterUsername, MasterUserPassword, BackupRetentionPeriod, ...).
+        let mut resource = Resource::new(
+            "AWS::RDS::DBInstance",
+            json!({
+                "SourceDBInstanceIdentifier": reference(PRIMARY),
+                "Port": component.port.to_string(),
+                "DBInstanceClass": component.replicas.instance_class,
+                "StorageType": "gp3",
+                "PubliclyAccessible": false,
+                "VPCSecurityGroups": security_groups,
+                "CopyTagsToSnapshot": true,
+                "AutoMinorVersionUpgrade": auto_minor_upgrade,
+                "Tags": ctx.tags(Some(&format!("replica-{}", index + 1))),
+            }),
+        )
+        .lifecycle(Lifecycle::DELETE);
+        // Only when on: replicas deployed before issue 14 carry neither, and MultiAZ is a
+        // conditionally create-only property (AWS::RDS::DBInstance schema), so writing an
+        // explicit `false` would plan them as possible replacements for no change.
+        if component.replicas.multi_az {
+            resource.properties["MultiAZ"] = json!(true);
+        }
+        if component.replicas.deletion_protection {
+            resource.properties["DeletionProtection"] = json!(true);
+        }
+        security.apply(&mut resource);
+        one(ctx.add(template, field, &logical_id, resource))?;
     }
 
     outputs(component, ctx, template).map_err(|d| vec![d])
+}
+
+/// The monitoring, insight and logging settings every instance (primary and replicas) carries.
+struct Security<'a> {
+    component: &'a DatabaseComponent,
+    /// ARN of the enhanced monitoring role, when monitoring is on.
+    monitoring_role: Option<Value>,
+    /// ARN of the customer-managed key of Performance Insights; `None` for `aws/rds`.
+    insights_key: Option<Value>,
+}
+
+impl Security<'_> {
+    fn apply(&self, instance: &mut Resource) {
+        let properties = &mut instance.properties;
+        let component = self.component;
+        // Enhanced monitoring: "If MonitoringRoleArn is specified, then you must set
+        // MonitoringInterval to a value other than 0" (RDS API reference, CreateDBInstance).
+        properties["MonitoringInterval"] = json!(component.monitoring_interval_seconds);
+        if let Some(role) = &self.monitoring_role {
+            properties["MonitoringRoleArn"] = role.clone();
+        }
+        // Performance Insights data is always encrypted: "If you don't specify a value for
+        // PerformanceInsightsKMSKeyId, then Amazon RDS uses your default KMS key" (aws/rds;
+        // AWS::RDS::DBInstance, PerformanceInsightsKMSKeyId). Its console moved to CloudWatch
+        // Database Insights (end of life July 31, 2026); "The Performance Insights API will
+        // continue to exist with no changes" and retention is kept in its Standard mode (RDS User
+        // Guide, Performance Insights, end-of-life notice).
+        properties["EnablePerformanceInsights"] = json!(true);
+        properties["PerformanceInsightsRetentionPeriod"] =
+            json!(component.performance_insights_retention_days);
+        if let Some(key) = &self.insights_key {
+            properties["PerformanceInsightsKMSKeyId"] = key.clone();
+        }
+        properties["EnableIAMDatabaseAuthentication"] = json!(component.iam_authentication);
+        // RDS creates the log groups `/aws/rds/instance/<identifier>/<log>` itself, without a
+        // retention. The stack cannot create them first without naming the instances, and a name
+        // on an instance deployed without one replaces it (DBInstanceIdentifier is create-only in
+        // the AWS::RDS::DBInstance schema): see README, "Database logs".
+        properties["EnableCloudwatchLogsExports"] = json!(LOG_EXPORTS);
+    }
+}
+
+/// The role RDS assumes to publish enhanced monitoring metrics to CloudWatch Logs (RDS User
+/// Guide, Setting up and enabling Enhanced Monitoring: trust `monitoring.rds.amazonaws.com`,
+/// managed policy `AmazonRDSEnhancedMonitoringRole`).
+fn monitoring_role(ctx: &StackContext) -> Resource {
+    Resource::new(
+        "AWS::IAM::Role",
+        json!({
+            "Description": format!("Enhanced monitoring of the {} databases", ctx.prefix()),
+            "AssumeRolePolicyDocument": service_trust_policy("monitoring.rds.amazonaws.com", None),
+            "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")],
+            "Tags": ctx.tags(Some("database-monitoring")),
+        }),
+    )
 }
 
 /// The master credentials: a Secrets Manager secret whose password Secrets Manager generates at
@@ -257,6 +403,14 @@ fn check(component: &DatabaseComponent, ctx: &StackContext) -> Result<(), Vec<Di
             "is 0, must be at least 1: the platform serves reads from a read replica",
         ));
     }
+    if let Err(message) = check_monitoring_interval(component.monitoring_interval_seconds) {
+        problems.push(ctx.diagnostic("database.monitoring_interval_seconds", message));
+    }
+    if let Err(message) =
+        check_performance_insights_retention(component.performance_insights_retention_days)
+    {
+        problems.push(ctx.diagnostic("database.performance_insights_retention_days", message));
+    }
     if component.backup_retention_days == 0 {
         problems.push(ctx.diagnostic(
             "database.backup_retention_days",
@@ -291,13 +445,11 @@ fn outputs(
             export: None,
         },
     )?;
+    // Not exported: endpoints change whenever an instance is replaced and the reader list with the
+    // replica count, and CloudFormation refuses to change an export another stack imports. Dependent
+    // stacks receive these through `StackContext::stack_output` instead.
     let mut export = |name: &str, description: &str, value: Value| {
-        ctx.add_output(
-            template,
-            field,
-            name,
-            ctx.exported(description, value, name),
-        )
+        ctx.add_output(template, field, name, ctx.output(description, value))
     };
     export(
         WRITER_ENDPOINT_OUTPUT,
@@ -352,6 +504,25 @@ mod tests {
             master_password_reference(),
             json!({"Fn::Sub": "{{resolve:secretsmanager:${DatabaseMasterSecret}:SecretString:password}}"})
         );
+    }
+
+    /// RDS API reference, CreateDBInstance: MonitoringInterval "Valid Values: 0 | 1 | 5 | 10 | 15 |
+    /// 30 | 60"; PerformanceInsightsRetentionPeriod 7, month * 31 (1-23 months) or 731, "such as
+    /// 94 ... RDS issues an error".
+    #[test]
+    fn monitoring_and_insight_settings_are_ones_rds_accepts() {
+        for ok in [0, 1, 5, 10, 15, 30, 60] {
+            assert_eq!(check_monitoring_interval(ok), Ok(()));
+        }
+        for bad in [2, 20, 61, 300] {
+            assert!(check_monitoring_interval(bad).is_err(), "{bad}");
+        }
+        for ok in [7, 31, 93, 341, 589, 713, 731] {
+            assert_eq!(check_performance_insights_retention(ok), Ok(()), "{ok}");
+        }
+        for bad in [0, 1, 8, 30, 94, 744, 732] {
+            assert!(check_performance_insights_retention(bad).is_err(), "{bad}");
+        }
     }
 
     /// Issue 10, finding 6. RDS retires minor versions; a major version alone is accepted (RDS User

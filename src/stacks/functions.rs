@@ -26,7 +26,7 @@ use crate::model::intrinsics::{get_att, reference, sub, sub_with};
 use crate::model::{Artifact, Lifecycle, Output, Resource, Template};
 use crate::naming::{self, pascal_case};
 use crate::package;
-use crate::stacks::{StackContext, network, storage};
+use crate::stacks::{StackContext, log_group, network, storage};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,12 +166,6 @@ pub const BATCHING_WINDOW_SECONDS: RangeInclusive<u32> = 0..=300;
 /// you specify only the function name, it is limited to 64 characters in length."
 const FUNCTION_NAME_MAX: usize = 64;
 
-/// The values CloudWatch Logs accepts for a retention (PutRetentionPolicy, retentionInDays).
-pub const LOG_RETENTION_DAYS: [u32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
-
 /// Environment variables Lambda sets itself and refuses in a function's configuration (Lambda
 /// Developer Guide, Defined runtime environment variables: "reserved environment variables ... you
 /// can't set them in your function configuration").
@@ -262,11 +256,9 @@ pub fn check_schedule(expression: &str) -> Result<(), String> {
         let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(format!("`{expression}`: a rate is `rate(<value> <unit>)`"));
         };
-        let value: u32 = value
-            .parse()
-            .ok()
-            .filter(|v| *v > 0)
-            .ok_or_else(|| format!("`{expression}`: the rate's value must be a positive whole number"))?;
+        let value: u32 = value.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
+            format!("`{expression}`: the rate's value must be a positive whole number")
+        })?;
         let singular = ["minute", "hour", "day"];
         let plural = ["minutes", "hours", "days"];
         let valid = if value == 1 {
@@ -311,17 +303,6 @@ fn within(value: u32, range: &RangeInclusive<u32>, what: &str) -> Result<(), Str
             "is {value}; {what} allows {} to {}",
             range.start(),
             range.end()
-        ))
-    }
-}
-
-pub fn check_log_retention(days: u32) -> Result<(), String> {
-    if LOG_RETENTION_DAYS.contains(&days) {
-        Ok(())
-    } else {
-        Err(format!(
-            "is {days}; CloudWatch Logs keeps events for one of {} days",
-            LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
         ))
     }
 }
@@ -566,7 +547,7 @@ impl Built<'_> {
         );
         check(
             "log_retention_days",
-            check_log_retention(function.log_retention_days),
+            log_group::check_retention(function.log_retention_days),
         );
         for (index, source) in function.consumes.iter().enumerate() {
             let key = format!("consumes[{index}]");
@@ -646,7 +627,8 @@ impl Built<'_> {
             .parent()
             .unwrap_or(Path::new(""))
             .join(relative);
-        let package = package::package_dir(&dir).map_err(|err| self.problem("code", err.to_string()))?;
+        let package =
+            package::package_dir(&dir).map_err(|err| self.problem("code", err.to_string()))?;
         if let Some(expected) = handler_files(&self.function.runtime, &self.function.handler) {
             if expected.is_empty() {
                 return Err(self.problem(
@@ -673,7 +655,10 @@ impl Built<'_> {
         Ok(package)
     }
 
-    fn environment_variables(&self, template: &mut Template) -> Result<Map<String, Value>, Vec<Diagnostic>> {
+    fn environment_variables(
+        &self,
+        template: &mut Template,
+    ) -> Result<Map<String, Value>, Vec<Diagnostic>> {
         let mut variables = Map::new();
         let mut problems = Vec::new();
         for (key, value) in &self.function.environment {
@@ -693,7 +678,11 @@ impl Built<'_> {
     }
 
     /// The private subnets (one per zone) and the app security group of the network stack.
-    fn placement(&self, vpc: &VpcPlacement, template: &Template) -> Result<(Vec<Value>, Value), Vec<Diagnostic>> {
+    fn placement(
+        &self,
+        vpc: &VpcPlacement,
+        template: &Template,
+    ) -> Result<(Vec<Value>, Value), Vec<Diagnostic>> {
         let field = format!("{}.vpc.network_stack", self.field);
         let link = |output: &str| self.ctx.link(template, &vpc.network_stack, output, &field);
         let subnets = (0..self.ctx.zones().len())
@@ -722,12 +711,15 @@ impl Built<'_> {
                 let mut variables = Map::new();
                 variables.insert("Id".into(), id);
                 sub_with(
-                    &format!("arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/${{Id}}"),
+                    &format!(
+                        "arn:${{AWS::Partition}}:ec2:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/${{Id}}"
+                    ),
                     variables,
                 )
             };
-            let interfaces =
-                sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*");
+            let interfaces = sub(
+                "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:network-interface/*",
+            );
             let mut create_on = vec![interfaces.clone()];
             create_on.extend(subnets.into_iter().map(|s| arn("subnet", s)));
             create_on.push(arn("security-group", group));
@@ -787,6 +779,7 @@ impl Built<'_> {
                 }
             }
         }
+        statements.extend(self.key_statements());
         for (index, topic) in function.publishes.iter().enumerate() {
             let field = format!("{}.publishes[{index}]", self.field);
             let arn = one(self.component_output(
@@ -830,6 +823,50 @@ impl Built<'_> {
             }
         }
         Ok(statements)
+    }
+
+    /// The KMS use a queue or bucket under a customer-managed key of its stack needs (staging and
+    /// prod put queues and buckets under such keys, `queues.encryption_key` / `buckets.encryption_key`):
+    /// an SQS event source's role needs `kms:Decrypt` on the queue's key (Lambda Developer Guide,
+    /// Using Lambda with Amazon SQS, execution role permissions), a reader of SSE-KMS objects
+    /// `kms:Decrypt` and a writer `kms:GenerateDataKey` (S3 User Guide, Using server-side encryption
+    /// with AWS KMS keys: "To upload an object encrypted with an AWS KMS key ... you need
+    /// kms:GenerateDataKey permissions on the key"). The keys live in another stack and the function
+    /// cannot know whether one is used, so the grant is on the account's keys of this region, and
+    /// only as used by SQS or S3 on the function's behalf (`kms:ViaService`, KMS Developer Guide,
+    /// AWS KMS condition keys): the SQS and S3 statements above already limit that to the queues
+    /// and buckets it declares. Under SSE-SQS or SSE-S3 no KMS call is made and the grant is unused.
+    fn key_statements(&self) -> Vec<Value> {
+        let function = self.function;
+        let keys = sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*");
+        let through = |service: &str| json!({ "StringEquals": { "kms:ViaService": sub(&format!("{service}.${{AWS::Region}}.amazonaws.com")) } });
+        let mut statements = Vec::new();
+        if !function.consumes.is_empty() {
+            statements.push(json!({
+                "Sid": "DecryptConsumedMessagesThroughSqs",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": keys.clone(),
+                "Condition": through("sqs"),
+            }));
+        }
+        let mut actions = Vec::new();
+        if function.reads.iter().any(|data| data.bucket.is_some()) {
+            actions.push("kms:Decrypt");
+        }
+        if function.writes.iter().any(|data| data.bucket.is_some()) {
+            actions.push("kms:GenerateDataKey");
+        }
+        if !actions.is_empty() {
+            statements.push(json!({
+                "Sid": "UseObjectKeysThroughS3",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": keys,
+                "Condition": through("s3"),
+            }));
+        }
+        statements
     }
 
     /// Bucket ARNs from the bucket's name, not from `Fn::GetAtt`: a bucket that notifies this
@@ -906,7 +943,8 @@ impl Built<'_> {
                 "Tags": self.ctx.tags(Some(&function.name)),
             });
             if source.batching_window_seconds > 0 {
-                properties["MaximumBatchingWindowInSeconds"] = json!(source.batching_window_seconds);
+                properties["MaximumBatchingWindowInSeconds"] =
+                    json!(source.batching_window_seconds);
             }
             self.ctx
                 .add(
@@ -928,7 +966,9 @@ impl Built<'_> {
             let field = format!("{}.schedules[{index}]", self.field);
             let rule = format!("{base}Schedule{}", index + 1);
             let add = |template: &mut Template, id: &str, resource: Resource| {
-                self.ctx.add(template, &field, id, resource).map_err(|d| vec![d])
+                self.ctx
+                    .add(template, &field, id, resource)
+                    .map_err(|d| vec![d])
             };
             add(
                 template,
@@ -1116,15 +1156,29 @@ mod tests {
         // The same runtime the day before its deprecation is still fine.
         assert_eq!(check_runtime("python3.9", "2025-12-14"), Ok(()));
         let unknown = check_runtime("python4", "2026-12-01").unwrap_err();
-        assert!(unknown.contains("python3.13") && !unknown.contains("python2.7"), "{unknown}");
+        assert!(
+            unknown.contains("python3.13") && !unknown.contains("python2.7"),
+            "{unknown}"
+        );
     }
 
     #[test]
     fn schedules_follow_eventbridge_syntax() {
-        for good in ["rate(1 hour)", "rate(5 minutes)", "rate(2 days)", "cron(0 3 * * ? *)"] {
+        for good in [
+            "rate(1 hour)",
+            "rate(5 minutes)",
+            "rate(2 days)",
+            "cron(0 3 * * ? *)",
+        ] {
             assert_eq!(check_schedule(good), Ok(()), "{good}");
         }
-        for bad in ["rate(1 hours)", "rate(5 minute)", "rate(0 minutes)", "cron(0 3 * * ?)", "every hour"] {
+        for bad in [
+            "rate(1 hours)",
+            "rate(5 minute)",
+            "rate(0 minutes)",
+            "cron(0 3 * * ?)",
+            "every hour",
+        ] {
             assert!(check_schedule(bad).is_err(), "{bad}");
         }
     }
@@ -1134,28 +1188,33 @@ mod tests {
         assert_eq!(check_variable_name("TABLE_NAME"), Ok(()));
         assert!(check_variable_name("1ABC").is_err());
         assert!(check_variable_name("A-B").is_err());
-        assert!(check_variable_name("AWS_REGION").unwrap_err().contains("reserved"));
+        assert!(
+            check_variable_name("AWS_REGION")
+                .unwrap_err()
+                .contains("reserved")
+        );
     }
 
     #[test]
     fn handlers_name_files_of_their_runtime() {
-        assert_eq!(handler_files("python3.13", "handler.main"), Some(vec!["handler.py".to_owned()]));
+        assert_eq!(
+            handler_files("python3.13", "handler.main"),
+            Some(vec!["handler.py".to_owned()])
+        );
         assert_eq!(
             handler_files("python3.13", "app.api.main"),
             Some(vec!["app/api.py".to_owned()])
         );
         assert_eq!(
             handler_files("nodejs22.x", "index.handler"),
-            Some(vec!["index.js".to_owned(), "index.mjs".to_owned(), "index.cjs".to_owned()])
+            Some(vec![
+                "index.js".to_owned(),
+                "index.mjs".to_owned(),
+                "index.cjs".to_owned()
+            ])
         );
         assert_eq!(handler_files("python3.13", ".main"), Some(vec![]));
         assert_eq!(handler_files("java21", "com.example.Handler::handle"), None);
-    }
-
-    #[test]
-    fn log_retention_takes_only_values_cloudwatch_accepts() {
-        assert_eq!(check_log_retention(14), Ok(()));
-        assert!(check_log_retention(10).unwrap_err().contains("14"));
     }
 
     #[test]

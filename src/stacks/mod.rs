@@ -6,6 +6,8 @@ pub mod bastion;
 pub mod crosscheck;
 pub mod database;
 pub mod functions;
+pub mod kms;
+pub mod log_group;
 pub mod network;
 pub mod raw;
 pub mod storage;
@@ -52,6 +54,9 @@ pub struct StackDefinition {
     /// HTTP APIs routing to this stack's functions.
     #[serde(default)]
     pub apis: Vec<api::HttpApiComponent>,
+    /// Where this stack's buckets write their server access logs (a log bucket of the stack).
+    #[serde(default)]
+    pub access_logs: storage::AccessLogs,
     /// Plain CloudFormation resources (logical id -> `Type`, `Properties`, ...) for what no
     /// component covers; rendered as written after the components.
     #[serde(default)]
@@ -151,7 +156,9 @@ impl StackContext<'_> {
         )
     }
 
-    /// A value another stack exports, or this stack's own output when `stack` is this one.
+    /// An id another stack exports (`Fn::ImportValue`), or this stack's own output when `stack` is this
+    /// one. Only for values that never change while both stacks live (VPC, subnet and security group
+    /// ids); anything else goes through [`stack_output`](Self::stack_output).
     pub fn link(
         &self,
         template: &Template,
@@ -174,7 +181,43 @@ impl StackContext<'_> {
             })
     }
 
-    /// An output exported under `{project}-{env}-{stack}-{name}`.
+    /// A value another stack outputs that may change over the environment's life (an endpoint, a list of
+    /// replicas): received as a stack parameter that strata resolves from `stack`'s outputs each time this
+    /// stack is created or updated, so the upstream stays free to change it. CloudFormation refuses to
+    /// update or delete an export another stack imports ("Export ... cannot be updated as it is in use by
+    /// ..."; User Guide, `Fn::ImportValue`: "You can't modify or remove an output value that is referenced
+    /// by another stack"), which is why [`link`](Self::link) is only for ids that never change. When
+    /// `stack` is this one, the output's value itself.
+    pub fn stack_output(
+        &self,
+        template: &mut Template,
+        stack: &str,
+        output: &str,
+        field: &str,
+    ) -> Result<Value, Diagnostic> {
+        if stack == self.stack {
+            return self.link(template, stack, output, field);
+        }
+        let name = format!("{}{output}", naming::pascal_case(stack));
+        let wanted = Parameter::from_output(stack, output);
+        match template.parameters.get(&name) {
+            Some(existing) if existing == &wanted => {}
+            _ => self.add_parameter(template, field, &name, wanted)?,
+        }
+        Ok(intrinsics::reference(&name))
+    }
+
+    /// An output for people and for [`stack_output`](Self::stack_output), not exported.
+    pub fn output(&self, description: &str, value: Value) -> Output {
+        Output {
+            description: description.to_string(),
+            value,
+            export: None,
+        }
+    }
+
+    /// An output exported under `{project}-{env}-{stack}-{name}`: only for ids that never change while
+    /// the environment lives (VPC, subnets, security groups), see [`stack_output`](Self::stack_output).
     pub fn exported(&self, description: &str, value: Value, name: &str) -> Output {
         Output {
             description: description.to_string(),
@@ -239,6 +282,20 @@ impl StackContext<'_> {
     }
 }
 
+/// The trust policy of a role that the AWS service `service` (`ec2.amazonaws.com`) assumes,
+/// with `condition` (aws:SourceAccount, aws:SourceArn) narrowing who may act through it.
+pub fn service_trust_policy(service: &str, condition: Option<Value>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(condition) = condition {
+        statement["Condition"] = condition;
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
 /// Builds the template of one stack. Components are placed in a fixed order so a stack holding
 /// several of them can refer to the outputs of the earlier ones.
 pub fn build(
@@ -270,6 +327,7 @@ pub fn build(
             buckets: &definition.buckets,
             topics: &definition.topics,
             functions: &definition.functions,
+            access_logs: &definition.access_logs,
         },
         ctx,
         &mut template,

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use crate::cidr;
 use crate::config::NatMode;
 use crate::diagnostic::Diagnostic;
-use crate::model::intrinsics::{get_att, reference};
+use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Resource, Template};
-use crate::stacks::StackContext;
+use crate::stacks::{StackContext, log_group, service_trust_policy};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,7 +24,18 @@ pub struct NetworkComponent {
     /// Sources allowed to SSH to the bastion; empty means no SSH ingress at all.
     #[serde(default)]
     pub bastion_ssh_cidrs: Vec<String>,
+    /// VPC flow logs (all traffic) into a CloudWatch Logs group of the stack, kept this many days.
+    #[serde(default = "default_flow_log_retention")]
+    pub flow_log_retention_days: u32,
 }
+
+fn default_flow_log_retention() -> u32 {
+    90
+}
+
+const FLOW_LOG: &str = "VpcFlowLog";
+const FLOW_LOG_GROUP: &str = "VpcFlowLogGroup";
+const FLOW_LOG_ROLE: &str = "VpcFlowLogRole";
 
 pub const VPC: &str = "Vpc";
 pub const APP_SG: &str = "AppSecurityGroup";
@@ -69,6 +80,8 @@ pub fn build(
     )
     .map_err(|err| vec![ctx.diagnostic(field, err.to_string())])?;
     let ssh_sources = ssh_sources(component, ctx)?;
+    log_group::check_retention(component.flow_log_retention_days)
+        .map_err(|m| vec![ctx.diagnostic("network.flow_log_retention_days", m)])?;
     let one = |result: Result<(), Diagnostic>| result.map_err(|d| vec![d]);
 
     let mut add = |id: &str, resource: Resource| one(ctx.add(template, field, id, resource));
@@ -231,6 +244,10 @@ pub fn build(
         )?;
     }
 
+    for (id, resource) in flow_log(component, ctx) {
+        add(id, resource)?;
+    }
+
     add(
         APP_SG,
         security_group(
@@ -288,6 +305,75 @@ pub fn build(
     )?;
 
     outputs(ctx, template, zones.len()).map_err(|d| vec![d])
+}
+
+/// Flow logs of the whole VPC (every interface, accepted and rejected traffic) into a log group of
+/// the stack with a retention, delivered by a role the flow logs service assumes (VPC User Guide,
+/// Publish flow logs to CloudWatch Logs, IAM role: trust `vpc-flow-logs.amazonaws.com`, limited with
+/// aws:SourceAccount and aws:SourceArn; permissions logs:CreateLogStream, logs:PutLogEvents,
+/// logs:DescribeLogGroups, logs:DescribeLogStreams). AWS::EC2::FlowLog: "DeliverLogsPermissionArn
+/// ... This parameter is required if the destination type is cloud-watch-logs".
+fn flow_log(component: &NetworkComponent, ctx: &StackContext) -> Vec<(&'static str, Resource)> {
+    let group = log_group::log_group(ctx, component.flow_log_retention_days, "flow-logs");
+    let role = Resource::new(
+        "AWS::IAM::Role",
+        json!({
+            "Description": format!("VPC flow log delivery of {}", ctx.prefix()),
+            "AssumeRolePolicyDocument": service_trust_policy(
+                "vpc-flow-logs.amazonaws.com",
+                Some(json!({
+                    "StringEquals": { "aws:SourceAccount": ctx.account_id() },
+                    "ArnLike": { "aws:SourceArn": sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-flow-log/*") },
+                })),
+            ),
+            "Policies": [{
+                "PolicyName": "deliver-flow-logs",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    // The group's `Arn` attribute already ends in `:*` and so covers its streams
+                    // ("arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AB12A1:*",
+                    // AWS::Logs::LogGroup, Return values). DescribeLogGroups lists groups and is
+                    // granted on "*", as in the VPC User Guide's example policy.
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogStreams",
+                            ],
+                            "Resource": get_att(FLOW_LOG_GROUP, "Arn"),
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "logs:DescribeLogGroups",
+                            "Resource": "*",
+                        },
+                    ],
+                },
+            }],
+            "Tags": ctx.tags(Some("flow-logs")),
+        }),
+    );
+    let flow_log = Resource::new(
+        "AWS::EC2::FlowLog",
+        json!({
+            "ResourceId": reference(VPC),
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+            "LogGroupName": reference(FLOW_LOG_GROUP),
+            "DeliverLogsPermissionArn": get_att(FLOW_LOG_ROLE, "Arn"),
+            // 600 (10 minutes) is the default; 60 costs more ingestion for little gain here.
+            "MaxAggregationInterval": 600,
+            "Tags": ctx.tags(Some("vpc")),
+        }),
+    );
+    vec![
+        (FLOW_LOG_GROUP, group),
+        (FLOW_LOG_ROLE, role),
+        (FLOW_LOG, flow_log),
+    ]
 }
 
 fn ssh_sources(

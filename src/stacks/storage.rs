@@ -8,13 +8,14 @@ use std::ops::RangeInclusive;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::KeyChoice;
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::{self, pascal_case};
 use crate::stacks::functions::{self, FunctionComponent};
 use crate::stacks::topics::{self, TopicComponent};
-use crate::stacks::StackContext;
+use crate::stacks::{StackContext, kms};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +32,42 @@ pub struct QueueComponent {
     /// How long the dead-letter queue keeps messages for inspection (default: the SQS maximum).
     #[serde(default = "default_dead_letter_retention")]
     pub dead_letter_retention_seconds: u32,
+    /// SSE-SQS (`aws_managed`, the default) or a KMS key of the stack for the queue and its
+    /// dead-letter queue (`customer_managed`).
+    #[serde(default = "aws_managed")]
+    pub encryption_key: KeyChoice,
+}
+
+fn aws_managed() -> KeyChoice {
+    KeyChoice::AwsManaged
+}
+
+/// Server access logging of a stack's buckets: on unless switched off, into a log bucket of the
+/// stack that keeps the logs `retention_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogs {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default = "default_access_log_retention")]
+    pub retention_days: u32,
+}
+
+impl Default for AccessLogs {
+    fn default() -> Self {
+        AccessLogs {
+            enabled: true,
+            retention_days: default_access_log_retention(),
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn default_access_log_retention() -> u32 {
+    365
 }
 
 fn default_max_receive_count() -> u32 {
@@ -51,6 +88,10 @@ pub struct BucketComponent {
     /// Queues told about object events.
     #[serde(default)]
     pub notify: Vec<Notification>,
+    /// SSE-S3 (`aws_managed`, the default) or SSE-KMS with a key of the stack shared by its
+    /// buckets (`customer_managed`).
+    #[serde(default = "aws_managed")]
+    pub encryption_key: KeyChoice,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +189,14 @@ pub struct StorageComponents<'a> {
     pub topics: &'a [TopicComponent],
     /// Functions of the same stack, which buckets may notify.
     pub functions: &'a [FunctionComponent],
+    pub access_logs: &'a AccessLogs,
+}
+
+pub const ACCESS_LOG_BUCKET: &str = "AccessLogBucket";
+const BUCKETS_KEY: &str = "BucketsKey";
+
+fn queue_key_id(name: &str) -> String {
+    format!("{}QueueKey", pascal_case(name))
 }
 
 pub fn build(
@@ -160,6 +209,7 @@ pub fn build(
         buckets,
         topics,
         functions,
+        access_logs,
     } = components;
     let mut problems = Vec::new();
     check_unique(
@@ -176,40 +226,54 @@ pub fn build(
         ctx,
         &mut problems,
     );
+    let senders = senders(buckets, topics, ctx);
+    let no_senders = Senders::default();
     for (index, queue) in queues.iter().enumerate() {
-        if let Err(problem) = build_queue(index, queue, ctx, template) {
+        let sending = senders.get(queue.name.as_str()).unwrap_or(&no_senders);
+        if let Err(problem) = build_queue(index, queue, sending, ctx, template) {
             problems.push(problem);
         }
     }
     let queue_names: BTreeMap<&str, &QueueComponent> =
         queues.iter().map(|q| (q.name.as_str(), q)).collect();
+    let logging = access_logs.enabled && !buckets.is_empty();
+    if logging && let Err(mut found) = access_log_bucket(access_logs, buckets, ctx, template) {
+        problems.append(&mut found);
+    }
+    if buckets
+        .iter()
+        .any(|b| b.encryption_key == KeyChoice::CustomerManaged)
+        && let Err(problem) = ctx.add(
+            template,
+            "buckets",
+            BUCKETS_KEY,
+            kms::key(ctx, "Objects of the stack's buckets", "buckets", vec![]),
+        )
+    {
+        problems.push(problem);
+    }
     let function_names = functions::names(functions);
-    // Which buckets and topics send to each queue: one policy per queue admits exactly those.
-    let mut senders: BTreeMap<String, Senders> = BTreeMap::new();
     for (index, bucket) in buckets.iter().enumerate() {
-        match build_bucket(index, bucket, &queue_names, &function_names, ctx, template) {
-            Ok(()) => {
-                for queue in bucket.notify.iter().filter_map(|n| n.queue.as_deref()) {
-                    senders
-                        .entry(queue.to_owned())
-                        .or_default()
-                        .buckets
-                        .push(bucket_name(ctx, bucket));
-                }
-            }
-            Err(mut found) => problems.append(&mut found),
+        if let Err(mut found) = build_bucket(
+            index,
+            bucket,
+            &queue_names,
+            &function_names,
+            logging,
+            ctx,
+            template,
+        ) {
+            problems.append(&mut found);
         }
     }
-    match topics::build(topics, &queue_names, ctx, template) {
-        Ok(subscribed) => {
-            for (queue, topics) in subscribed {
-                senders.entry(queue).or_default().topics = topics;
-            }
-        }
-        Err(mut found) => problems.append(&mut found),
+    if let Err(mut found) = topics::build(topics, &queue_names, ctx, template) {
+        problems.append(&mut found);
     }
-    for (queue, senders) in senders {
-        if let Err(problem) = queue_policy(&queue, senders, ctx, template) {
+    for (queue, senders) in &senders {
+        if !queue_names.contains_key(queue.as_str()) {
+            continue; // reported by build_bucket or topics::build
+        }
+        if let Err(problem) = queue_policy(queue, senders, ctx, template) {
             problems.push(problem);
         }
     }
@@ -247,6 +311,7 @@ fn queue_name(ctx: &StackContext, queue: &QueueComponent, suffix: &str) -> Strin
 fn build_queue(
     index: usize,
     queue: &QueueComponent,
+    senders: &Senders,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
@@ -287,14 +352,12 @@ fn build_queue(
     let mut dead_letter = json!({
         "QueueName": dead_letter_name,
         "MessageRetentionPeriod": queue.dead_letter_retention_seconds,
-        "SqsManagedSseEnabled": true,
         "Tags": ctx.tags(Some(&format!("{}-dlq", queue.name))),
     });
     let mut main = json!({
         "QueueName": name,
         "VisibilityTimeout": queue.visibility_timeout_seconds,
         "MessageRetentionPeriod": queue.message_retention_seconds,
-        "SqsManagedSseEnabled": true,
         "RedrivePolicy": {
             "deadLetterTargetArn": get_att(&dead_letter_id, "Arn"),
             "maxReceiveCount": queue.max_receive_count,
@@ -304,6 +367,35 @@ fn build_queue(
     if queue.fifo {
         dead_letter["FifoQueue"] = json!(true);
         main["FifoQueue"] = json!(true);
+    }
+    match queue.encryption_key {
+        KeyChoice::AwsManaged => {
+            for properties in [&mut dead_letter, &mut main] {
+                properties["SqsManagedSseEnabled"] = json!(true);
+            }
+        }
+        KeyChoice::CustomerManaged => {
+            let key_id = queue_key_id(&queue.name);
+            ctx.add(
+                template,
+                &field,
+                &key_id,
+                kms::key(
+                    ctx,
+                    &format!(
+                        "Messages of the {} queue and its dead-letter queue",
+                        queue.name
+                    ),
+                    &format!("{}-queue", queue.name),
+                    notification_grants(senders, ctx),
+                ),
+            )?;
+            // "KmsMasterKeyId: The ID of an AWS managed customer master key (CMK) for Amazon SQS
+            // or a custom CMK" (AWS::SQS::Queue); SSE-SQS and SSE-KMS exclude each other.
+            for properties in [&mut dead_letter, &mut main] {
+                properties["KmsMasterKeyId"] = get_att(&key_id, "Arn");
+            }
+        }
     }
     // Messages are work in flight, not records: a replaced queue starts empty on purpose.
     ctx.add(
@@ -361,6 +453,7 @@ fn build_bucket(
     bucket: &BucketComponent,
     queues: &BTreeMap<&str, &QueueComponent>,
     functions: &BTreeMap<&str, &FunctionComponent>,
+    logging: bool,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -371,24 +464,22 @@ fn build_bucket(
         .map_err(|m| ctx.diagnostic(&format!("{field}.purpose"), m)))?;
     let id = bucket_id(&bucket.purpose);
 
-    let mut properties = json!({
-        "BucketName": name,
-        "BucketEncryption": {
-            "ServerSideEncryptionConfiguration": [{
-                "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" },
-                "BucketKeyEnabled": true,
-            }],
-        },
-        "VersioningConfiguration": { "Status": "Enabled" },
-        "PublicAccessBlockConfiguration": {
-            "BlockPublicAcls": true,
-            "BlockPublicPolicy": true,
-            "IgnorePublicAcls": true,
-            "RestrictPublicBuckets": true,
-        },
-        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-        "Tags": ctx.tags(Some(&bucket.purpose)),
-    });
+    let encryption = match bucket.encryption_key {
+        KeyChoice::AwsManaged => json!({ "SSEAlgorithm": "AES256" }),
+        KeyChoice::CustomerManaged => json!({
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": get_att(BUCKETS_KEY, "Arn"),
+        }),
+    };
+    let mut properties = private_bucket(&name, encryption, ctx.tags(Some(&bucket.purpose)));
+    if logging {
+        // AWS::S3::Bucket LoggingConfiguration: DestinationBucketName "the name of the bucket where
+        // Amazon S3 should store server access log files"; one prefix per source bucket.
+        properties["LoggingConfiguration"] = json!({
+            "DestinationBucketName": reference(ACCESS_LOG_BUCKET),
+            "LogFilePrefix": format!("{}/", bucket.purpose),
+        });
+    }
     let rules = lifecycle_rules(&field, &bucket.lifecycle, ctx)?;
     if !rules.is_empty() {
         properties["LifecycleConfiguration"] = json!({ "Rules": rules });
@@ -440,10 +531,9 @@ fn build_bucket(
                     resource = resource.depends_on(permission);
                 }
                 _ => {
-                    return Err(vec![ctx.diagnostic(
-                        &path,
-                        "names exactly one of `queue` or `function`",
-                    )]);
+                    return Err(vec![
+                        ctx.diagnostic(&path, "names exactly one of `queue` or `function`"),
+                    ]);
                 }
             }
         }
@@ -466,23 +556,7 @@ fn build_bucket(
         template,
         &field,
         &format!("{id}Policy"),
-        Resource::new(
-            "AWS::S3::BucketPolicy",
-            json!({
-                "Bucket": reference(&id),
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [get_att(&id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))],
-                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-                    }],
-                },
-            }),
-        ),
+        bucket_policy(&id, vec![]),
     ))?;
 
     let base = pascal_case(&bucket.purpose);
@@ -506,6 +580,181 @@ fn build_bucket(
         ))?;
     }
     Ok(())
+}
+
+/// Encrypted (`encryption` is the `ServerSideEncryptionByDefault`), versioned, all four public
+/// access blocks on, ACLs disabled (bucket owner enforced).
+fn private_bucket(name: &str, encryption: Value, tags: Value) -> Value {
+    json!({
+        "BucketName": name,
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": encryption,
+                "BucketKeyEnabled": true,
+            }],
+        },
+        "VersioningConfiguration": { "Status": "Enabled" },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        },
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+        "Tags": tags,
+    })
+}
+
+/// The bucket's policy: TLS only, plus `grants`.
+fn bucket_policy(id: &str, grants: Vec<Value>) -> Resource {
+    let mut statements = vec![json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [get_att(id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+    })];
+    statements.extend(grants);
+    Resource::new(
+        "AWS::S3::BucketPolicy",
+        json!({
+            "Bucket": reference(id),
+            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+        }),
+    )
+}
+
+/// The stack's access log bucket, into which its other buckets log.
+///
+/// S3 User Guide, Enabling Amazon S3 server access logging: the destination bucket must be in the
+/// same Region and account; "You can use default bucket encryption on the destination bucket only
+/// if you use server-side encryption with Amazon S3 managed keys (SSE-S3)" (so SSE-S3 here whatever
+/// the environment's key choice); S3 buckets with Object Lock can't be destinations (S3 User Guide,
+/// Object Lock considerations), so no Object Lock. With ACLs disabled (bucket owner enforced), log
+/// delivery is granted by the bucket policy to the logging service principal
+/// `logging.s3.amazonaws.com`, limited with `aws:SourceArn` to the source buckets and
+/// `aws:SourceAccount` to the account (S3 User Guide, Permissions for log delivery).
+fn access_log_bucket(
+    access_logs: &AccessLogs,
+    buckets: &[BucketComponent],
+    ctx: &StackContext,
+    template: &mut Template,
+) -> Result<(), Vec<Diagnostic>> {
+    let field = "access_logs";
+    let one = |result: Result<(), Diagnostic>| result.map_err(|d| vec![d]);
+    if access_logs.retention_days == 0 {
+        return Err(vec![ctx.diagnostic(
+            "access_logs.retention_days",
+            "is 0, must be at least 1 (days the log bucket keeps access logs)",
+        )]);
+    }
+    let name = naming::bucket_name(
+        ctx.project(),
+        &ctx.environment.name,
+        &format!("{}-access-logs", ctx.stack),
+        ctx.account_id(),
+    );
+    one(naming::check_bucket_name(&name).map_err(|m| ctx.diagnostic(field, m)))?;
+    // It does not log itself: its own log deliveries would be logged again, without end (S3 User
+    // Guide, Enabling Amazon S3 server access logging); policies/storage.guard accepts a bucket
+    // without LoggingConfiguration only as another bucket's destination.
+    let mut properties = private_bucket(
+        &name,
+        json!({ "SSEAlgorithm": "AES256" }),
+        ctx.tags(Some("access-logs")),
+    );
+    properties["LifecycleConfiguration"] = json!({ "Rules": [{
+        "Id": "expire-access-logs",
+        "Status": "Enabled",
+        "ExpirationInDays": access_logs.retention_days,
+        "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 },
+    }]});
+    one(ctx.add(
+        template,
+        field,
+        ACCESS_LOG_BUCKET,
+        Resource::new("AWS::S3::Bucket", properties).lifecycle(Lifecycle::KEEP),
+    ))?;
+    let mut sources: Vec<String> = buckets.iter().map(|b| bucket_name(ctx, b)).collect();
+    sources.sort();
+    let delivery = json!({
+        "Sid": "AllowServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": sub(&format!("${{{ACCESS_LOG_BUCKET}.Arn}}/*")),
+        "Condition": from_buckets_of_this_account(&sources, ctx),
+    });
+    one(ctx.add(
+        template,
+        field,
+        &format!("{ACCESS_LOG_BUCKET}Policy"),
+        bucket_policy(ACCESS_LOG_BUCKET, vec![delivery]),
+    ))?;
+    one(ctx.add_output(
+        template,
+        field,
+        "AccessLogBucketName",
+        ctx.exported(
+            "Name of the bucket with the server access logs of this stack's buckets",
+            reference(ACCESS_LOG_BUCKET),
+            "AccessLogBucketName",
+        ),
+    ))
+}
+
+/// The key policy statements without which S3 and SNS cannot send to a queue encrypted with a
+/// customer-managed key: "If you turn on server-side encryption for the queue ... you must give
+/// the Amazon S3 service principal `kms:GenerateDataKey` and `kms:Decrypt` permissions" on the key,
+/// otherwise the notifications are not delivered (S3 User Guide, Walkthrough: Configuring a bucket
+/// for notifications), and the same two actions for `sns.amazonaws.com` for a subscribed topic (SQS
+/// Developer Guide, Enable compatibility between event sources from AWS services and encrypted
+/// queues). Limited to exactly the notifying buckets of this account and the subscribed topics; the
+/// topics' ARNs are built from their names because a topic waits for its queue, which waits for
+/// its key.
+fn notification_grants(senders: &Senders, ctx: &StackContext) -> Vec<Value> {
+    let mut grants = Vec::new();
+    if !senders.buckets.is_empty() {
+        grants.push(json!({
+            "Sid": "AllowBucketNotificationsToEncryptedQueue",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": from_buckets_of_this_account(&senders.buckets, ctx),
+        }));
+    }
+    if !senders.topics.is_empty() {
+        let sources: Vec<Value> = senders
+            .topics
+            .iter()
+            .map(|topic| topics::topic_arn(ctx, topic))
+            .collect();
+        grants.push(json!({
+            "Sid": "AllowTopicMessagesToEncryptedQueue",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": { "ArnEquals": { "aws:SourceArn": sources } },
+        }));
+    }
+    grants
+}
+
+/// A policy condition admitting a service acting for exactly the named buckets of this account
+/// (IAM User Guide, The confused deputy problem: aws:SourceArn and aws:SourceAccount).
+fn from_buckets_of_this_account(bucket_names: &[String], ctx: &StackContext) -> Value {
+    let sources: Vec<Value> = bucket_names
+        .iter()
+        .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
+        .collect();
+    json!({
+        "ArnLike": { "aws:SourceArn": sources },
+        "StringEquals": { "aws:SourceAccount": ctx.account_id() },
+    })
 }
 
 fn with_filter(mut configuration: Value, notification: &Notification) -> Value {
@@ -629,51 +878,75 @@ fn queue_policy_id(queue: &str) -> String {
     format!("{}QueuePolicy", pascal_case(queue))
 }
 
-/// The buckets (by name) and topics (by logical id) that send to one queue.
+/// The buckets (by bucket name) and topics (by component name) that send to one queue, sorted.
 #[derive(Debug, Default)]
-struct Senders {
+pub struct Senders {
     buckets: Vec<String>,
     topics: Vec<String>,
+}
+
+/// Which buckets and topics send to each queue: one queue policy (and, for a queue under a key of
+/// the stack, one key policy) admits exactly those. Unknown queues are reported where they are named.
+fn senders(
+    buckets: &[BucketComponent],
+    topics: &[TopicComponent],
+    ctx: &StackContext,
+) -> BTreeMap<String, Senders> {
+    let mut senders: BTreeMap<String, Senders> = BTreeMap::new();
+    for bucket in buckets {
+        for queue in bucket.notify.iter().filter_map(|n| n.queue.as_deref()) {
+            senders
+                .entry(queue.to_owned())
+                .or_default()
+                .buckets
+                .push(bucket_name(ctx, bucket));
+        }
+    }
+    for topic in topics {
+        for subscriber in &topic.subscribers {
+            senders
+                .entry(subscriber.queue.clone())
+                .or_default()
+                .topics
+                .push(topic.name.clone());
+        }
+    }
+    for sending in senders.values_mut() {
+        sending.buckets.sort();
+        sending.buckets.dedup();
+        sending.topics.sort();
+        sending.topics.dedup();
+    }
+    senders
 }
 
 /// Admits only the named buckets of this account and the named topics to send to the queue.
 fn queue_policy(
     queue: &str,
-    senders: Senders,
+    senders: &Senders,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
-    let Senders {
-        mut buckets,
-        mut topics,
-    } = senders;
-    buckets.sort();
-    buckets.dedup();
-    topics.sort();
-    topics.dedup();
+    let Senders { buckets, topics } = senders;
     let id = queue_id(queue);
     let mut statements = Vec::new();
     if !buckets.is_empty() {
-        let sources: Vec<Value> = buckets
-            .iter()
-            .map(|name| sub(&format!("arn:${{AWS::Partition}}:s3:::{name}")))
-            .collect();
         statements.push(json!({
             "Sid": "AllowBucketNotifications",
             "Effect": "Allow",
             "Principal": { "Service": "s3.amazonaws.com" },
             "Action": "sqs:SendMessage",
             "Resource": get_att(&id, "Arn"),
-            "Condition": {
-                "ArnLike": { "aws:SourceArn": sources },
-                "StringEquals": { "aws:SourceAccount": ctx.account_id() },
-            },
+            "Condition": from_buckets_of_this_account(buckets, ctx),
         }));
     }
     if !topics.is_empty() {
         // SNS Developer Guide, Fanout to Amazon SQS queues: the queue policy allows
         // `sns.amazonaws.com` to SendMessage with an `aws:SourceArn` condition on the topic.
-        let sources: Vec<Value> = topics.iter().map(|topic| reference(topic)).collect();
+        let sources: Vec<Value> = topics
+            .iter()
+            .map(|topic| reference(&topics::topic_id(topic)))
+            .collect();
         statements.push(json!({
             "Sid": "AllowTopicMessages",
             "Effect": "Allow",

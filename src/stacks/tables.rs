@@ -235,7 +235,8 @@ fn build_table(
             json!({ "ReadCapacityUnits": read, "WriteCapacityUnits": write });
     }
     if let Some(attribute) = &table.ttl_attribute {
-        properties["TimeToLiveSpecification"] = json!({ "AttributeName": attribute, "Enabled": true });
+        properties["TimeToLiveSpecification"] =
+            json!({ "AttributeName": attribute, "Enabled": true });
     }
     if let Some(view) = table.stream {
         properties["StreamSpecification"] = json!({ "StreamViewType": view.as_str() });

@@ -11,11 +11,11 @@
 //!
 //! Encryption: `KmsMasterKeyId: alias/aws/sns`, the AWS managed key for SNS. Its key policy admits
 //! every principal of the account through SNS, so publishers need no KMS permission of their own,
-//! and SNS decrypts before delivering, so subscribers need none either. The subscribed queues use
-//! SSE-SQS (`SqsManagedSseEnabled`), which involves no KMS key: an SSE-KMS queue would need a key
-//! whose policy admits `sns.amazonaws.com`, which the AWS managed `aws/sqs` key's policy cannot be
-//! changed to do (SQS Developer Guide, Key management: "you can't modify the key policy of an AWS
-//! managed KMS key for Amazon SQS"). Customer managed keys come with the hardening work (issue 14).
+//! and SNS decrypts before delivering, so subscribers need none either. A subscribed queue under
+//! SSE-SQS involves no KMS key; a queue under a customer-managed key of the stack gets a key policy
+//! statement admitting `sns.amazonaws.com` for exactly its topics (`storage.rs`), which the AWS
+//! managed `aws/sqs` key could not be given (SQS Developer Guide, Key management: "you can't modify
+//! the key policy of an AWS managed KMS key for Amazon SQS").
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::intrinsics::{get_att, reference};
+use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Resource, Template};
 use crate::naming::pascal_case;
 use crate::stacks::StackContext;
@@ -53,6 +53,19 @@ pub fn topic_id(name: &str) -> String {
     format!("{}Topic", pascal_case(name))
 }
 
+/// `{project}-{env}-{name}`.
+pub fn topic_name(ctx: &StackContext, name: &str) -> String {
+    format!("{}-{}", ctx.prefix(), name)
+}
+
+/// The topic's ARN built from its name (for policies the topic itself waits for).
+pub fn topic_arn(ctx: &StackContext, name: &str) -> Value {
+    sub(&format!(
+        "arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{}",
+        topic_name(ctx, name)
+    ))
+}
+
 pub fn topic_arn_output(name: &str) -> String {
     format!("{}TopicArn", pascal_case(name))
 }
@@ -75,13 +88,13 @@ fn check_topic_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Adds the topics; returns, per queue name, the logical ids of the topics it subscribes to.
+/// Adds the topics with their queue subscriptions (the queues' policies are `storage.rs`'s).
 pub fn build(
     topics: &[TopicComponent],
     queues: &BTreeMap<&str, &QueueComponent>,
     ctx: &StackContext,
     template: &mut Template,
-) -> Result<BTreeMap<String, Vec<String>>, Vec<Diagnostic>> {
+) -> Result<(), Vec<Diagnostic>> {
     let mut problems = Vec::new();
     storage::check_unique(
         topics.iter().map(|t| t.name.as_str()),
@@ -90,10 +103,9 @@ pub fn build(
         ctx,
         &mut problems,
     );
-    let mut senders: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (index, topic) in topics.iter().enumerate() {
         let field = format!("topics[{index}]");
-        let name = format!("{}-{}", ctx.prefix(), topic.name);
+        let name = topic_name(ctx, &topic.name);
         if let Err(message) = check_topic_name(&name) {
             problems.push(ctx.diagnostic(&format!("{field}.name"), message));
             continue;
@@ -123,10 +135,6 @@ pub fn build(
                         "Protocol": "sqs",
                         "Endpoint": get_att(&storage::queue_id(&subscriber.queue), "Arn"),
                     }));
-                    senders
-                        .entry(subscriber.queue.clone())
-                        .or_default()
-                        .push(id.clone());
                 }
             }
         }
@@ -164,7 +172,7 @@ pub fn build(
         }
     }
     if problems.is_empty() {
-        Ok(senders)
+        Ok(())
     } else {
         Err(problems)
     }

@@ -51,6 +51,12 @@ pub struct Faults {
     pub services: Vec<&'static str>,
     /// Every answer waits this long (a slow network), so that a test can act while a command runs.
     pub answer_delay: Duration,
+    /// Buckets another account owns: S3 HeadBucket of one (path style, `HEAD /NAME`) is answered, without
+    /// forwarding, as S3 answers it: `403 Forbidden`, no body (HEAD), the bucket's region in
+    /// `x-amz-bucket-region` (S3 API Reference, HeadBucket: "If the bucket does not exist or you do not have
+    /// permission to access it, the HEAD request returns a generic 400 Bad Request, 403 Forbidden or 404 Not
+    /// Found code"). moto answers 200 for another account's bucket (MOTO_NOTES section 9).
+    pub foreign_buckets: Vec<String>,
 }
 
 impl Faults {
@@ -62,6 +68,7 @@ impl Faults {
             lose_first_answer_of: Vec::new(),
             services: vec!["cloudformation", "sts"],
             answer_delay: Duration::ZERO,
+            foreign_buckets: Vec::new(),
         }
     }
 
@@ -157,11 +164,15 @@ impl FaultProxy {
         self.state.seen.lock().unwrap().clone()
     }
 
-    /// How many requests got each fault.
+    /// How many requests of the faulted services got each fault (requests to other services, such as
+    /// plan's read-only account checks through SSM, EC2 and S3, are never faulted and not counted).
     pub fn counts(&self) -> BTreeMap<Option<Fault>, usize> {
         let mut counts = BTreeMap::new();
         for seen in self.seen() {
-            *counts.entry(seen.fault).or_default() += 1;
+            let service = seen.call.split(' ').next().unwrap_or_default();
+            if self.state.faults.services.contains(&service) {
+                *counts.entry(seen.fault).or_default() += 1;
+            }
         }
         counts
     }
@@ -227,6 +238,18 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
     let mut writer = client.try_clone()?;
     let mut reader = BufReader::new(client);
     while let Some(request) = read_request(&mut reader, &mut writer)? {
+        if request.method == "HEAD"
+            && state
+                .faults
+                .foreign_buckets
+                .iter()
+                .any(|bucket| request.target.trim_end_matches('/') == format!("/{bucket}"))
+        {
+            writer.write_all(
+                b"HTTP/1.1 403 Forbidden\r\nx-amz-bucket-region: eu-west-1\r\nx-amz-request-id: 0000000000000000\r\nContent-Type: application/xml\r\nContent-Length: 0\r\n\r\n",
+            )?;
+            continue;
+        }
         let call = Call::of(&request);
         let fault = call
             .as_ref()
@@ -251,7 +274,13 @@ fn serve(client: TcpStream, state: &State) -> io::Result<()> {
                 return Ok(());
             }
             None => {
-                let answer = forward(&request, state.upstream)?;
+                let mut answer = forward(&request, state.upstream)?;
+                let faulted = call
+                    .as_ref()
+                    .is_some_and(|c| state.faults.services.contains(&c.service.as_str()));
+                if !faulted {
+                    not_implemented_as_501(&mut answer);
+                }
                 std::thread::sleep(state.faults.answer_delay);
                 writer.write_all(&answer.to_bytes(request.wants_close()))?;
                 if request.wants_close() {
@@ -546,6 +575,20 @@ impl Answer {
         );
         bytes.extend_from_slice(&self.body);
         bytes
+    }
+}
+
+/// moto answers an action it does not implement (RDS DescribeDBEngineVersions, MOTO_NOTES section 9) with an HTML
+/// `500 Internal Server Error`, which the SDK's standard retry mode takes for a transient server error and retries
+/// with exponential backoff: seconds of sleep per call, in every plan of these retry-enabled runs, for a
+/// condition that never passes. An alignment step for the services this proxy does not fault: such an answer is
+/// relayed as what it means, `501 Not Implemented` (RFC 9110, 15.6.2: the server "does not support the
+/// functionality required to fulfill the request"), which the SDK does not retry; body and headers unchanged, so
+/// strata still sees an HTML answer from an endpoint without the API and says the check did not run.
+fn not_implemented_as_501(answer: &mut Answer) {
+    let html = header(&answer.headers, "content-type").is_some_and(|t| t.contains("text/html"));
+    if html && answer.status_line.split_whitespace().nth(1) == Some("500") {
+        answer.status_line = "HTTP/1.1 501 Not Implemented".to_owned();
     }
 }
 

@@ -226,6 +226,9 @@ resources:
       KeySchema:
         - AttributeName: id
           KeyType: HASH
+      # application.guard holds raw tables to what the table component renders.
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }
+      SSESpecification: { SSEEnabled: true }
       Tags:
         - { Key: project, Value: "{{project}}" }
         - { Key: environment, Value: "{{environment}}" }

@@ -68,7 +68,9 @@ pub fn function(ctx: &Ctx) -> Verdict {
         Some(json!(function.environment_variable_names)),
         Kind::IdSet,
     );
-    if let Some(expected) = ctx.declared("LoggingConfig").and_then(|c| c.get("LogGroup").cloned())
+    if let Some(expected) = ctx
+        .declared("LoggingConfig")
+        .and_then(|c| c.get("LogGroup").cloned())
     {
         diffs.compare(
             "LoggingConfig.LogGroup",
@@ -186,7 +188,9 @@ mod tests {
     #[test]
     fn a_function_as_declared_is_in_sync() {
         let mut case = feed_api();
-        case.live.functions.insert("photofeed-dev-feedApi".into(), deployed());
+        case.live
+            .functions
+            .insert("photofeed-dev-feedApi".into(), deployed());
         assert_eq!(differences(&case, "photofeed-dev-feedApi"), vec![]);
     }
 
@@ -198,7 +202,9 @@ mod tests {
         changed.subnet_ids = vec![];
         changed.security_group_ids = vec![];
         changed.environment_variable_names = vec!["PHOTOS_BUCKET".into(), "DEBUG".into()];
-        case.live.functions.insert("photofeed-dev-feedApi".into(), changed);
+        case.live
+            .functions
+            .insert("photofeed-dev-feedApi".into(), changed);
         let found = differences(&case, "photofeed-dev-feedApi");
         let paths: Vec<&str> = found.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(
@@ -213,7 +219,10 @@ mod tests {
         assert_eq!(found[0].expected, json!(128));
         assert_eq!(found[0].actual, json!(512));
         let text = format!("{found:?}");
-        assert!(!text.contains("photos\""), "no variable value in the report: {text}");
+        assert!(
+            !text.contains("photos\""),
+            "no variable value in the report: {text}"
+        );
     }
 
     #[test]
@@ -270,7 +279,9 @@ mod tests {
     #[test]
     fn a_table_as_declared_is_in_sync() {
         let mut case = notes();
-        case.live.tables.insert("notes-dev-notes".into(), live_table());
+        case.live
+            .tables
+            .insert("notes-dev-notes".into(), live_table());
         assert_eq!(differences(&case, "notes-dev-notes"), vec![]);
     }
 
@@ -303,7 +314,9 @@ mod tests {
             operation: "DescribeContinuousBackups",
             reason: "not implemented".into(),
         };
-        case.live.tables.insert("notes-dev-notes".into(), unreadable);
+        case.live
+            .tables
+            .insert("notes-dev-notes".into(), unreadable);
         assert_eq!(differences(&case, "notes-dev-notes"), vec![]);
     }
 }

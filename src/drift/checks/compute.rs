@@ -55,6 +55,15 @@ pub fn instance(ctx: &Ctx) -> Verdict {
         Some(json!(instance.security_group_ids)),
         Kind::IdSet,
     );
+    // Detailed monitoring (issue 14): EC2 reports `enabled`/`pending` for on, `disabled`/`disabling`
+    // for off; [security] when it went off (normalize::severity, `Monitoring`).
+    if let Some(expected) = ctx.declared("Monitoring") {
+        let actual = instance
+            .monitoring
+            .as_deref()
+            .map(|state| Value::Bool(matches!(state, "enabled" | "pending")));
+        diffs.compare("Monitoring", expected, actual, Kind::Bool);
+    }
     let http_tokens = launch_template_data(ctx)
         .and_then(|data| data.get("MetadataOptions")?.get("HttpTokens"))
         .and_then(|tokens| ctx.resolver.resolve(tokens));
@@ -85,7 +94,8 @@ mod tests {
                 "LaunchTemplate": {"LaunchTemplateId": {"Ref": "Lt"}, "Version": {"Fn::GetAtt": ["Lt", "LatestVersionNumber"]}},
                 "SecurityGroupIds": [{"Fn::ImportValue": "net-BastionSg"}],
                 "SubnetId": {"Fn::ImportValue": "net-Public3"},
-                "UserData": {"Fn::Base64": "#!/bin/bash"}
+                "UserData": {"Fn::Base64": "#!/bin/bash"},
+                "Monitoring": true
             }),
         )
         .declare(
@@ -107,6 +117,7 @@ mod tests {
             security_group_ids: vec!["sg-b".into()],
             http_tokens: Some("required".into()),
             public_ip: Some("203.0.113.5".into()),
+            monitoring: Some("enabled".into()),
         }
     }
 
@@ -140,6 +151,23 @@ mod tests {
                 ("MetadataOptions.HttpTokens", Severity::Security),
             ]
         );
+    }
+
+    /// Issue 14: detailed monitoring switched off outside the stack is [security] drift; a
+    /// change still under way (`pending`) is not drift.
+    #[test]
+    fn detailed_monitoring_switched_off_is_security_drift() {
+        let mut case = bastion();
+        let mut instance = running();
+        instance.monitoring = Some("pending".into());
+        case.live.instances.insert("i-1".into(), instance.clone());
+        assert_eq!(differences(&case, "i-1"), vec![]);
+        instance.monitoring = Some("disabled".into());
+        case.live.instances.insert("i-1".into(), instance);
+        let found = differences(&case, "i-1");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, "Monitoring");
+        assert_eq!(found[0].severity, Severity::Security);
     }
 
     #[test]

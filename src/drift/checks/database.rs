@@ -53,6 +53,38 @@ pub fn db_instance(ctx: &Ctx) -> Verdict {
             Some(json!(db.vpc_security_group_ids)),
             Kind::IdSet,
         ),
+        // Monitoring, insights, authentication and log exports (issue 14): switched off or
+        // re-keyed outside the stack, they are [security] drift (normalize::severity).
+        (
+            "MonitoringInterval",
+            number(db.monitoring_interval),
+            Kind::Number,
+        ),
+        (
+            "EnablePerformanceInsights",
+            flag(db.performance_insights_enabled),
+            Kind::Bool,
+        ),
+        (
+            "PerformanceInsightsRetentionPeriod",
+            number(db.performance_insights_retention_period),
+            Kind::Number,
+        ),
+        (
+            "PerformanceInsightsKMSKeyId",
+            text(&db.performance_insights_kms_key_id),
+            Kind::Text,
+        ),
+        (
+            "EnableIAMDatabaseAuthentication",
+            flag(db.iam_database_authentication_enabled),
+            Kind::Bool,
+        ),
+        (
+            "EnableCloudwatchLogsExports",
+            Some(json!(db.enabled_cloudwatch_logs_exports)),
+            Kind::IdSet,
+        ),
     ];
     // MasterUserPassword is write-only (its schema's writeOnlyProperties): RDS never reports it,
     // so it is never compared.
@@ -97,6 +129,15 @@ mod tests {
             vpc_security_group_ids: vec!["sg-db".into()],
             port: Some(5432),
             endpoint_address: None,
+            monitoring_interval: Some(60),
+            performance_insights_enabled: Some(true),
+            performance_insights_kms_key_id: Some(
+                "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                    .into(),
+            ),
+            performance_insights_retention_period: Some(7),
+            iam_database_authentication_enabled: Some(true),
+            enabled_cloudwatch_logs_exports: vec!["upgrade".into(), "postgresql".into()],
         }
     }
 
@@ -111,10 +152,17 @@ mod tests {
                 "MultiAZ": false, "Port": "5432",
                 "PubliclyAccessible": false, "StorageEncrypted": true, "StorageType": "GP3",
                 "VPCSecurityGroups": [{"Fn::ImportValue": "net-DbSg"}],
-                "DBSubnetGroupName": {"Ref": "Subnets"}
+                "DBSubnetGroupName": {"Ref": "Subnets"},
+                "MonitoringInterval": 60, "MonitoringRoleArn": {"Fn::GetAtt": ["MonitoringRole", "Arn"]},
+                "EnablePerformanceInsights": true, "PerformanceInsightsRetentionPeriod": 7,
+                "PerformanceInsightsKMSKeyId": {"Fn::GetAtt": ["DatabaseKey", "Arn"]},
+                "EnableIAMDatabaseAuthentication": true,
+                "EnableCloudwatchLogsExports": ["postgresql", "upgrade"]
             }),
         )
         .export("net-DbSg", "sg-db")
+        .declare("DatabaseKey", "AWS::KMS::Key", json!({}))
+        .physical("DatabaseKey", "1234abcd-12ab-34cd-56ef-1234567890ab")
     }
 
     #[test]
@@ -161,6 +209,44 @@ mod tests {
                     "BackupRetentionPeriod".to_string(),
                     json!(0),
                     Severity::Normal
+                ),
+            ]
+        );
+    }
+
+    /// Issue 14: monitoring off, insights off, log exports dropped and a different insights key
+    /// are drift toward less visibility or another key holder, marked [security].
+    #[test]
+    fn monitoring_logging_and_key_changes_are_security_drift() {
+        let mut case = primary();
+        let mut db = live("app-primary");
+        db.monitoring_interval = Some(0);
+        db.performance_insights_enabled = Some(false);
+        db.performance_insights_kms_key_id =
+            Some("arn:aws:kms:eu-west-1:111111111111:key/other".into());
+        db.enabled_cloudwatch_logs_exports = vec!["postgresql".into()];
+        db.iam_database_authentication_enabled = Some(false);
+        case.live.db_instances.insert("app-primary".into(), db);
+        let found: Vec<(String, Severity)> = differences(&case, "app-primary")
+            .into_iter()
+            .map(|d| (d.path, d.severity))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("MonitoringInterval".to_string(), Severity::Security),
+                ("EnablePerformanceInsights".to_string(), Severity::Security),
+                (
+                    "PerformanceInsightsKMSKeyId".to_string(),
+                    Severity::Security
+                ),
+                (
+                    "EnableIAMDatabaseAuthentication".to_string(),
+                    Severity::Security
+                ),
+                (
+                    "EnableCloudwatchLogsExports".to_string(),
+                    Severity::Security
                 ),
             ]
         );

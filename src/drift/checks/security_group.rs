@@ -388,6 +388,7 @@ mod tests {
             region: "eu-west-1",
             account_id: "1",
             physical_ids: &physical,
+            parameters: &Default::default(),
             exports: &exports,
             attributes: &crate::drift::resolve::NoAttributes,
         };

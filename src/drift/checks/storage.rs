@@ -14,7 +14,27 @@ pub fn bucket(ctx: &Ctx) -> Verdict {
     encryption(&mut diffs, ctx, bucket);
     versioning(&mut diffs, ctx, bucket);
     public_access_block(&mut diffs, ctx, bucket);
+    logging(&mut diffs, ctx, bucket);
     diffs.verdict()
+}
+
+/// Server access logging (issue 14): switched off or sent elsewhere is [security] drift
+/// (normalize::severity, `LoggingConfiguration`).
+fn logging(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
+    let Some(expected) = ctx
+        .declared("LoggingConfiguration")
+        .and_then(|v| v.get("DestinationBucketName").cloned())
+    else {
+        return;
+    };
+    if let Some(target) = observed(diffs, "server access logging", &bucket.logging) {
+        diffs.compare(
+            "LoggingConfiguration.DestinationBucketName",
+            expected,
+            Some(target.clone().map_or(Value::Null, Value::String)),
+            Kind::Text,
+        );
+    }
 }
 
 fn versioning(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
@@ -67,6 +87,20 @@ fn encryption(diffs: &mut Diffs, ctx: &Ctx, bucket: &Bucket) {
         diffs.compare(
             "BucketEncryption.SSEAlgorithm",
             algorithm.clone(),
+            Some(actual.map_or(Value::Null, Value::String)),
+            Kind::Text,
+        );
+    }
+    // Another key (or none) is [security] drift (normalize::severity, `BucketEncryption`).
+    let declared_key = rule
+        .get("ServerSideEncryptionByDefault")
+        .and_then(|d| d.get("KMSMasterKeyID"))
+        .and_then(|key| ctx.resolver.resolve(key));
+    if let Some(key) = declared_key {
+        let actual = live.and_then(|r| r.kms_key_id.clone());
+        diffs.compare(
+            "BucketEncryption.KMSMasterKeyID",
+            key,
             Some(actual.map_or(Value::Null, Value::String)),
             Kind::Text,
         );
@@ -205,7 +239,62 @@ mod tests {
                 block_public_policy: block,
                 restrict_public_buckets: block,
             }),
+            logging: Observed::Value(None),
         }
+    }
+
+    /// Issue 14: a bucket that stopped logging (or logs elsewhere) and one re-keyed outside the
+    /// stack are [security] drift.
+    #[test]
+    fn logging_off_and_another_key_are_security_drift() {
+        let mut case = Case::new(
+            "AWS::S3::Bucket",
+            json!({
+                "BucketName": "photos",
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault":
+                    {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["BucketsKey", "Arn"]}}}]},
+                "LoggingConfiguration": {"DestinationBucketName": {"Ref": "AccessLogBucket"}, "LogFilePrefix": "photos/"}
+            }),
+        )
+        .declare("BucketsKey", "AWS::KMS::Key", json!({}))
+        .physical("BucketsKey", "key-1")
+        .declare("AccessLogBucket", "AWS::S3::Bucket", json!({}))
+        .physical("AccessLogBucket", "photos-logs");
+        let mut bucket = live_bucket(None, true);
+        bucket.versioning = Observed::Value(Some("Enabled".into()));
+        bucket.encryption = Observed::Value(vec![EncryptionRule {
+            algorithm: Some("aws:kms".into()),
+            kms_key_id: Some("arn:aws:kms:eu-west-1:111111111111:key/key-1".into()),
+            bucket_key_enabled: Some(true),
+        }]);
+        bucket.logging = Observed::Value(Some("photos-logs".into()));
+        case.live.buckets.insert("photos".into(), bucket.clone());
+        assert_eq!(differences(&case, "photos"), vec![]);
+
+        bucket.logging = Observed::Value(None);
+        bucket.encryption = Observed::Value(vec![EncryptionRule {
+            algorithm: Some("aws:kms".into()),
+            kms_key_id: Some("arn:aws:kms:eu-west-1:111111111111:key/other".into()),
+            bucket_key_enabled: Some(true),
+        }]);
+        case.live.buckets.insert("photos".into(), bucket);
+        let found: Vec<(String, Severity)> = differences(&case, "photos")
+            .into_iter()
+            .map(|d| (d.path, d.severity))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "BucketEncryption.KMSMasterKeyID".to_string(),
+                    Severity::Security
+                ),
+                (
+                    "LoggingConfiguration.DestinationBucketName".to_string(),
+                    Severity::Security
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -67,12 +67,14 @@ pub fn verdict(case: &Case, physical_id: &str) -> Verdict {
         physical_ids: &physical_ids,
         live: &case.live,
         region: "eu-west-1",
+        account_id: "111111111111",
     };
     let resolver = Resolver {
         stack_name: "app-dev-stack",
         region: "eu-west-1",
         account_id: "111111111111",
         physical_ids: &physical_ids,
+        parameters: &Default::default(),
         exports: &case.exports,
         attributes: &attributes,
     };

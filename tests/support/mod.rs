@@ -116,6 +116,7 @@ pub fn python_tools() -> PathBuf {
     root.join(".venv/bin")
 }
 
+pub mod align;
 pub mod deploy;
 pub mod faults;
 pub mod moto;

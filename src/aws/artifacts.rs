@@ -26,11 +26,15 @@ pub trait ArtifactStore: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// Objects by (bucket, key).
+#[cfg(test)]
+type Objects = std::collections::BTreeMap<(String, String), Arc<Vec<u8>>>;
+
 /// An in-memory store for tests: what was put, and what exists.
 #[cfg(test)]
 #[derive(Debug, Default)]
 pub struct MemoryArtifacts {
-    pub objects: std::sync::Mutex<std::collections::BTreeMap<(String, String), Arc<Vec<u8>>>>,
+    pub objects: std::sync::Mutex<Objects>,
     pub puts: std::sync::Mutex<Vec<String>>,
     /// Answers every call with access denied, as S3 does without `s3:PutObject` on the bucket.
     pub deny: bool,

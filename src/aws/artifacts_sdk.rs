@@ -30,7 +30,7 @@ fn base64_of_hex(hex: &str) -> Option<String> {
                 .and_then(|pair| u8::from_str_radix(pair, 16).ok())
         })
         .collect();
-    bytes.map(|bytes| aws_smithy_types::base64::encode(bytes))
+    bytes.map(aws_smithy_types::base64::encode)
 }
 
 impl ArtifactStore for SdkArtifacts {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::tests::{OPTIONS, outcome};
+use super::tests::{OPTIONS, apply_stacks, outcome};
 use super::*;
 use crate::aws::artifacts::MemoryArtifacts;
 use crate::aws::facts::fixed::FixedFacts;
@@ -344,16 +344,7 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
         .await
         .expect("a fresh saved plan applies");
     guard::check_replacements(&checked, &BTreeSet::new()).unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &checked.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &checked.stacks).await;
     assert_all_applied(&report);
     assert_bastion_forwards_to_the_database(&fake).await;
     assert_no_changes(&fake, &rendered).await;
@@ -428,16 +419,7 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
         Some("BastionImageId")
     );
 
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &planned.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert_all_applied(&report);
     assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0newer");
     let again = plan(&fake, &facts, &rendered, None).await.unwrap();

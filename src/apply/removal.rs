@@ -182,6 +182,20 @@ mod tests {
     use crate::plan::removal::check_removals;
     use crate::watch::NoProgress;
 
+    /// Applies `plan` (its removals, then its stacks), with no function code to upload.
+    async fn apply_all(fake: &Fake, rendered: &RenderedEnvironment, plan: &Plan) -> ApplyReport {
+        execute(
+            fake,
+            &MemoryArtifacts::default(),
+            rendered,
+            plan,
+            &OPTIONS,
+            &NoProgress,
+        )
+        .await
+        .unwrap()
+    }
+
     fn without(mut rendered: RenderedEnvironment, stack: &str) -> RenderedEnvironment {
         rendered.stacks.retain(|s| s.name != stack);
         rendered
@@ -197,16 +211,7 @@ mod tests {
         let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
             .await
             .unwrap();
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         fake
     }
@@ -251,16 +256,7 @@ mod tests {
         .unwrap();
         assert_eq!(fake.calls().len(), calls_before, "checks call nothing");
 
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         assert_eq!(report.removed.len(), 1);
         assert!(report.removed[0].succeeded());
@@ -369,16 +365,7 @@ mod tests {
         );
         assert!(text.contains("--allow-remove legacy"), "{text}");
 
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         let kept: Vec<&str> = report.removed[0]
             .kept
             .iter()
@@ -444,16 +431,7 @@ mod tests {
         assert_eq!(removal.phase, RemovalPhase::AfterUpdates);
         assert!(removal.blocked.is_empty(), "{:?}", removal.blocked);
 
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         let calls = fake.calls();
         let position = |call: &str| calls.iter().position(|c| c == call).unwrap();
@@ -513,16 +491,7 @@ mod tests {
         let text = crate::report::plan::render(&planned, crate::report::Style::PLAIN);
         assert!(text.contains("removed before storage update"), "{text}");
 
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         let calls = fake.calls();
         let position = |call: &str| {
@@ -573,16 +542,7 @@ mod tests {
         // The stack changes under the plan: its removal is judged on the stack as deployed, so a failed
         // delete is reported with its cause and nothing after it runs.
         fake.protect("photofeed-dev-bastion");
-        let report = super::execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert_eq!(report.not_applied(), ["photofeed-dev-bastion"]);
         let StackOutcome::Failed { causes, .. } = &report.removed[0].outcome else {
             panic!("{:?}", report.removed[0]);

@@ -24,6 +24,24 @@ pub(super) const OPTIONS: ApplyOptions = ApplyOptions {
     allow_replace: BTreeSet::new(),
 };
 
+/// Applies `stacks` in order, with no function code to upload.
+pub(super) async fn apply_stacks(
+    fake: &Fake,
+    rendered: &RenderedEnvironment,
+    stacks: &[StackPlan],
+) -> ApplyReport {
+    execute(
+        fake,
+        &MemoryArtifacts::default(),
+        rendered,
+        stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap()
+}
+
 pub(super) fn dev() -> RenderedEnvironment {
     Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .and_then(|project| project.render("dev"))
@@ -57,16 +75,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &planned.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
 
     assert_eq!(
         outcome(&report, "network"),
@@ -116,16 +125,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let first = plan(&fake, &facts, &rendered, Some("storage"))
         .await
         .unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &first.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &first.stacks).await;
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
         panic!("storage should fail: {report:?}");
     };
@@ -139,16 +139,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
         .await
         .unwrap();
     assert_eq!(second.stacks[0].action, StackAction::Recreate);
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &second.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &second.stacks).await;
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "CREATE_COMPLETE")
     );
@@ -217,16 +208,7 @@ async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &planned.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
     let calls = fake.calls();
     for stack in &planned.stacks {
@@ -258,16 +240,7 @@ async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &planned.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
 }
 
@@ -284,16 +257,7 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
         let planned = plan(&fake, &FixedFacts::default(), &rendered, Some("storage"))
             .await
             .unwrap();
-        let report = execute(
-            &fake,
-            &MemoryArtifacts::default(),
-            &rendered,
-            &planned.stacks,
-            &OPTIONS,
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+        let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
         let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
             panic!("another operation's stack is not ours: {report:?}");
         };
@@ -310,16 +274,7 @@ async fn deployed_dev_with_storage_changed(fake: &Fake, rendered: &RenderedEnvir
     let first = plan(fake, &FixedFacts::default(), rendered, None)
         .await
         .unwrap();
-    let report = execute(
-        fake,
-        &MemoryArtifacts::default(),
-        rendered,
-        &first.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(fake, rendered, &first.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
     fake.edit_template("photofeed-dev-storage", |template| {
         let queue = template["Resources"]
@@ -344,16 +299,7 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     assert_eq!(storage.action, StackAction::Update);
     // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
     fake.lose_answers("ExecuteChangeSet", 1);
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &update.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &update.stacks).await;
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "UPDATE_COMPLETE"),
         "{report:?}"
@@ -389,16 +335,7 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     )
     .await
     .unwrap();
-    let report = execute(
-        &fake,
-        &MemoryArtifacts::default(),
-        &rendered,
-        &update.stacks,
-        &OPTIONS,
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = apply_stacks(&fake, &rendered, &update.stacks).await;
     let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
         panic!("a missing change set fails the update: {report:?}");
     };

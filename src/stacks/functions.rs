@@ -524,17 +524,7 @@ impl Built<'_> {
         let name = function_name(self.ctx, &function.name);
         check(
             "name",
-            if name.len() <= FUNCTION_NAME_MAX
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                Ok(())
-            } else {
-                Err(format!(
-                    "function name `{name}` must be at most {FUNCTION_NAME_MAX} letters, digits, hyphens and underscores"
-                ))
-            },
+            naming::check_word_name(&name, FUNCTION_NAME_MAX, "function"),
         );
         check("runtime", check_runtime(&function.runtime, &today()));
         check(

@@ -280,6 +280,40 @@ impl StackContext<'_> {
             .output(name, output)
             .map_err(|err| self.duplicate(field, err))
     }
+
+    /// A component's name and ARN as exported outputs (`{Base}{Kind}Name`, `{Base}{Kind}Arn`): ids
+    /// that never change, which other stacks import (a bucket's name, a table's ARN).
+    pub fn add_name_and_arn_outputs(
+        &self,
+        template: &mut Template,
+        field: &str,
+        id: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<(), Diagnostic> {
+        let base = format!("{}{kind}", naming::pascal_case(name));
+        let what = kind.to_lowercase();
+        for (output, description, value) in [
+            (
+                format!("{base}Name"),
+                format!("Name of the {name} {what}"),
+                intrinsics::reference(id),
+            ),
+            (
+                format!("{base}Arn"),
+                format!("ARN of the {name} {what}"),
+                intrinsics::get_att(id, "Arn"),
+            ),
+        ] {
+            self.add_output(
+                template,
+                field,
+                &output,
+                self.exported(&description, value, &output),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The trust policy of a role that the AWS service `service` (`ec2.amazonaws.com`) assumes,

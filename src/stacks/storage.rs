@@ -559,27 +559,7 @@ fn build_bucket(
         bucket_policy(&id, vec![]),
     ))?;
 
-    let base = pascal_case(&bucket.purpose);
-    for (output, description, value) in [
-        (
-            format!("{base}BucketName"),
-            format!("Name of the {} bucket", bucket.purpose),
-            reference(&id),
-        ),
-        (
-            format!("{base}BucketArn"),
-            format!("ARN of the {} bucket", bucket.purpose),
-            get_att(&id, "Arn"),
-        ),
-    ] {
-        one(ctx.add_output(
-            template,
-            &field,
-            &output,
-            ctx.exported(&description, value, &output),
-        ))?;
-    }
-    Ok(())
+    one(ctx.add_name_and_arn_outputs(template, &field, &id, "Bucket", &bucket.purpose))
 }
 
 /// Encrypted (`encryption` is the `ServerSideEncryptionByDefault`), versioned, all four public

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::intrinsics::{get_att, reference};
 use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::pascal_case;
 use crate::stacks::{StackContext, storage};
@@ -249,24 +248,5 @@ fn build_table(
         &id,
         Resource::new("AWS::DynamoDB::Table", properties).lifecycle(Lifecycle::KEEP),
     ))?;
-    for (output, description, value) in [
-        (
-            table_name_output(&table.name),
-            format!("Name of the {} table", table.name),
-            reference(&id),
-        ),
-        (
-            table_arn_output(&table.name),
-            format!("ARN of the {} table", table.name),
-            get_att(&id, "Arn"),
-        ),
-    ] {
-        one(ctx.add_output(
-            template,
-            &field,
-            &output,
-            ctx.exported(&description, value, &output),
-        ))?;
-    }
-    Ok(())
+    one(ctx.add_name_and_arn_outputs(template, &field, &id, "Table", &table.name))
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Resource, Template};
-use crate::naming::pascal_case;
+use crate::naming::{self, pascal_case};
 use crate::stacks::StackContext;
 use crate::stacks::storage::{self, QueueComponent};
 
@@ -74,18 +74,7 @@ pub fn topic_arn_output(name: &str) -> String {
 /// numbers, underscores, and hyphens, and must be between 1 and 256 characters long"
 /// (AWS::SNS::Topic, TopicName).
 fn check_topic_name(name: &str) -> Result<(), String> {
-    if !name.is_empty()
-        && name.len() <= 256
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "topic name `{name}` must be 1-256 letters, digits, hyphens and underscores"
-        ))
-    }
+    naming::check_word_name(name, 256, "topic")
 }
 
 /// Adds the topics with their queue subscriptions (the queues' policies are `storage.rs`'s).

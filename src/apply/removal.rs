@@ -74,6 +74,7 @@ pub async fn execute<C: CloudFormation>(
                 })
                 .collect(),
             removed: Vec::new(),
+            log_retention: Vec::new(),
         }
     };
     let after = phase(RemovalPhase::AfterUpdates);

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsError;
 use crate::aws::live::{
-    Address, Bucket, DbInstance, Instance, InternetGateway, LiveResources, NatGateway, Queue,
-    RouteTable, SecurityGroup, Subnet, Vpc,
+    Address, Bucket, DbInstance, FlowLog, Instance, InternetGateway, Key, LiveResources,
+    NatGateway, Queue, RouteTable, SecurityGroup, Subnet, Vpc,
 };
 use crate::catalog::DriftReader;
 
@@ -24,6 +24,8 @@ pub enum LiveKind {
     DbInstance,
     Bucket,
     Queue,
+    FlowLog,
+    Key,
 }
 
 impl LiveKind {
@@ -42,6 +44,8 @@ impl LiveKind {
             DriftReader::DbInstance => LiveKind::DbInstance,
             DriftReader::Bucket => LiveKind::Bucket,
             DriftReader::Queue => LiveKind::Queue,
+            DriftReader::FlowLog => LiveKind::FlowLog,
+            DriftReader::KmsKey => LiveKind::Key,
             DriftReader::Route
             | DriftReader::GatewayAttachment
             | DriftReader::EipAssociation
@@ -99,6 +103,8 @@ pub struct LiveState {
     pub db_instances: BTreeMap<String, DbInstance>,
     pub buckets: BTreeMap<String, Bucket>,
     pub queues: BTreeMap<String, Queue>,
+    pub flow_logs: BTreeMap<String, FlowLog>,
+    pub keys: BTreeMap<String, Key>,
 }
 
 impl LiveState {
@@ -129,12 +135,14 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::NatGateway),
         ids(LiveKind::Address),
     );
-    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls) = (
+    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls, flow_log_ids, key_ids) = (
         ids(LiveKind::SecurityGroup),
         ids(LiveKind::Instance),
         ids(LiveKind::DbInstance),
         ids(LiveKind::Bucket),
         ids(LiveKind::Queue),
+        ids(LiveKind::FlowLog),
+        ids(LiveKind::Key),
     );
     let (
         vpcs,
@@ -148,6 +156,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances,
         buckets,
         queues,
+        flow_logs,
+        keys,
     ) = tokio::try_join!(
         skip_empty(&vpc_ids, |ids| live.vpcs(ids)),
         skip_empty(&subnet_ids, |ids| live.subnets(ids)),
@@ -160,6 +170,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         skip_empty(&db_ids, |ids| live.db_instances(ids)),
         skip_empty(&bucket_names, |ids| live.buckets(ids)),
         skip_empty(&queue_urls, |ids| live.queues(ids)),
+        skip_empty(&flow_log_ids, |ids| live.flow_logs(ids)),
+        skip_empty(&key_ids, |ids| live.keys(ids)),
     )?;
     Ok(LiveState {
         vpcs: keyed(vpcs, |v| v.id.clone()),
@@ -173,6 +185,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances: keyed(db_instances, |d| d.identifier.to_ascii_lowercase()),
         buckets: keyed(buckets, |b| b.name.clone()),
         queues: keyed(queues, |q| q.url.clone()),
+        flow_logs: keyed(flow_logs, |f| f.id.clone()),
+        keys: keyed(keys, |k| k.id.clone()),
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod compute;
 mod database;
+mod keys;
 mod network;
 mod security_group;
 mod storage;
@@ -164,6 +165,8 @@ pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
         DriftReader::DbInstance => database::db_instance(ctx),
         DriftReader::Bucket => storage::bucket(ctx),
         DriftReader::Queue => storage::queue(ctx),
+        DriftReader::FlowLog => network::flow_log(ctx),
+        DriftReader::KmsKey => keys::kms_key(ctx),
         // Its rule is compared with the group's live rules by the group's check.
         DriftReader::SecurityGroupRule => Diffs::default().verdict(),
     }
@@ -202,7 +205,9 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         | DriftReader::Instance
         | DriftReader::DbInstance
         | DriftReader::Bucket
-        | DriftReader::Queue => &[],
+        | DriftReader::Queue
+        | DriftReader::FlowLog
+        | DriftReader::KmsKey => &[],
     };
     wanted
         .iter()

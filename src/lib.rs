@@ -21,6 +21,7 @@ pub mod drift;
 pub mod error;
 pub mod exit;
 pub mod graph;
+pub mod log_retention;
 pub mod managed;
 pub mod model;
 pub mod naming;

@@ -198,7 +198,7 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
             if stack.name == "app" && matches!(name.as_str(), "FeedApiId" | "FeedApiUrl") {
                 // moto's CloudFormation skips every AWS::ApiGatewayV2::* resource: it drops the
                 // output that is the API's Ref and leaves the `Fn::Sub` of the URL unresolved
-                // (MOTO_NOTES section 11; tests/app_moto.rs). On AWS both name the API.
+                // (MOTO_NOTES section 12; tests/app_moto.rs). On AWS both name the API.
                 assert!(
                     value.is_empty() || value.contains("${FeedApi}"),
                     "moto now lists {name}: {value}"

@@ -48,6 +48,9 @@ pub struct ApplyReport {
     /// The plan's stack removals, in the order they ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<removal::RemovalResult>,
+    /// Retentions given to log groups no stack owns (RDS's exported logs), after the stacks applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_retention: Vec<crate::log_retention::RetentionChange>,
 }
 
 impl ApplyReport {
@@ -57,6 +60,7 @@ impl ApplyReport {
             environment: plan.environment.clone(),
             stacks: plan.stacks.iter().map(unchanged).collect(),
             removed: Vec::new(),
+            log_retention: Vec::new(),
         }
     }
 
@@ -226,6 +230,7 @@ pub async fn execute<C: CloudFormation, A: ArtifactStore>(
         environment: rendered.environment.name.clone(),
         stacks: ordered,
         removed: Vec::new(),
+        log_retention: Vec::new(),
     })
 }
 
@@ -703,6 +708,13 @@ async fn replan<C: CloudFormation>(
             .into_iter()
             .map(|refused| {
                 format!("{refused}, which destroys its data; allow it with --allow-replace")
+            }),
+    );
+    objections.extend(
+        guard::stranded(name, &changes, &options.allow_replace)
+            .into_iter()
+            .map(|stranded| {
+                format!("{stranded}, so AWS would refuse to delete the original; turn that off, then allow it with --allow-replace")
             }),
     );
     if !objections.is_empty() {

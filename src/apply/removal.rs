@@ -84,6 +84,7 @@ pub async fn execute<C: CloudFormation, A: ArtifactStore>(
                 })
                 .collect(),
             removed: Vec::new(),
+            log_retention: Vec::new(),
         }
     };
     let after = phase(RemovalPhase::AfterUpdates);

@@ -64,6 +64,8 @@ impl AwsSettings {
 pub struct AwsClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
     pub s3: aws_sdk_s3::Client,
@@ -88,6 +90,8 @@ impl AwsClients {
         AwsClients {
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),

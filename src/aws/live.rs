@@ -1,4 +1,4 @@
-//! The live-resource seam: what EC2, RDS, S3, SQS, Lambda and DynamoDB say exists, as plain data snapshots.
+//! The live-resource seam: what EC2, RDS, S3, SQS, KMS, Lambda and DynamoDB say exist, as plain data snapshots.
 //!
 //! Every call takes the ids of one resource type and returns what is found, batched (EC2 describe calls take the
 //! ids as a filter and are paginated; RDS DescribeDBInstances likewise) so that drift checks make one call per
@@ -219,6 +219,31 @@ pub struct Table {
     pub point_in_time_recovery: Observed<bool>,
 }
 
+/// A VPC flow log as DescribeFlowLogs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLog {
+    pub id: String,
+    /// The VPC, subnet or interface whose traffic it records.
+    pub resource_id: Option<String>,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    pub traffic_type: Option<String>,
+    /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`.
+    pub log_destination_type: Option<String>,
+    pub log_group_name: Option<String>,
+    pub log_destination: Option<String>,
+}
+
+/// A KMS key: DescribeKey and GetKeyRotationStatus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`, ... (DescribeKey,
+    /// which the key policy may not grant the caller).
+    pub state: Observed<Option<String>>,
+    /// Automatic yearly rotation; KMS answers it only for keys it can rotate (symmetric, enabled).
+    pub rotation_enabled: Observed<bool>,
+}
+
 /// Batched reads of live resources. Each returns what exists among `ids`; order is not significant.
 pub trait LiveResources: Send + Sync {
     fn vpcs(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, AwsError>> + Send;
@@ -278,4 +303,11 @@ pub trait LiveResources: Send + Sync {
 
     fn tables(&self, names: &[String])
     -> impl Future<Output = Result<Vec<Table>, AwsError>> + Send;
+    fn flow_logs(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<FlowLog>, AwsError>> + Send;
+
+    /// `ids` are key ids (`1234abcd-...`), as CloudFormation names keys.
+    fn keys(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Key>, AwsError>> + Send;
 }

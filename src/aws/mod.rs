@@ -16,6 +16,8 @@ pub mod facts_sdk;
 pub(crate) mod fake;
 pub mod live;
 pub mod live_sdk;
+pub mod logs;
+pub mod logs_sdk;
 pub mod once;
 
 pub use account::caller_account;

@@ -55,6 +55,8 @@ pub enum DriftReader {
     Queue,
     Function,
     Table,
+    FlowLog,
+    KmsKey,
 }
 
 /// One resource type as strata knows it.
@@ -158,6 +160,22 @@ pub fn deletion_policy(resource: &Value) -> &str {
         Some("AWS::RDS::DBInstance") if !in_cluster => "Snapshot",
         _ => "Delete",
     }
+}
+
+/// The deletion-protection property (the catalog's `deletion_protection`) that is on in `resource`
+/// as a template declares it (`Type`, `Properties`): AWS refuses to delete such a resource.
+pub fn protection_on(resource: &Value) -> Option<&'static str> {
+    let resource_type = resource.get("Type").and_then(Value::as_str)?;
+    protection_in(resource_type, resource.get("Properties")?)
+}
+
+/// [`protection_on`] for a resource of `resource_type` with these `Properties`.
+pub fn protection_in(resource_type: &str, properties: &Value) -> Option<&'static str> {
+    let property = lookup(resource_type)?.deletion_protection.as_deref()?;
+    properties
+        .get(property)
+        .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))
+        .then_some(property)
 }
 
 /// A deletion under this policy leaves the resource in place (`RetainExceptOnCreate` retains it on every

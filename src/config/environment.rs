@@ -86,6 +86,9 @@ pub struct DatabaseSettings {
     pub iam_authentication: bool,
     /// The key that encrypts Performance Insights data.
     pub encryption_key: KeyChoice,
+    /// Days CloudWatch Logs keeps the `postgresql` and `upgrade` logs every instance exports. Their
+    /// groups are RDS's, not the stack's: `apply` sets the retention (src/log_retention.rs).
+    pub log_retention_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -137,6 +137,10 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
             "database.performance_insights_retention_days",
             database::check_performance_insights_retention(db.performance_insights_retention_days),
         );
+        check(
+            "database.log_retention_days",
+            log_group::check_retention(db.log_retention_days),
+        );
     }
 
     if let Some(buckets) = &s.buckets {

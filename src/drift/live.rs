@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsError;
 use crate::aws::live::{
-    Address, Bucket, DbInstance, Function, Instance, InternetGateway, LiveResources, NatGateway,
-    Queue, RouteTable, SecurityGroup, Subnet, Table, Vpc,
+    Address, Bucket, DbInstance, FlowLog, Function, Instance, InternetGateway, Key, LiveResources,
+    NatGateway, Queue, RouteTable, SecurityGroup, Subnet, Table, Vpc,
 };
 use crate::catalog::DriftReader;
 
@@ -26,6 +26,8 @@ pub enum LiveKind {
     Queue,
     Function,
     Table,
+    FlowLog,
+    Key,
 }
 
 impl LiveKind {
@@ -46,6 +48,8 @@ impl LiveKind {
             DriftReader::Queue => LiveKind::Queue,
             DriftReader::Function => LiveKind::Function,
             DriftReader::Table => LiveKind::Table,
+            DriftReader::FlowLog => LiveKind::FlowLog,
+            DriftReader::KmsKey => LiveKind::Key,
             DriftReader::Route
             | DriftReader::GatewayAttachment
             | DriftReader::EipAssociation
@@ -107,6 +111,8 @@ pub struct LiveState {
     pub functions: BTreeMap<String, Function>,
     /// By table name.
     pub tables: BTreeMap<String, Table>,
+    pub flow_logs: BTreeMap<String, FlowLog>,
+    pub keys: BTreeMap<String, Key>,
 }
 
 impl LiveState {
@@ -137,7 +143,17 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::NatGateway),
         ids(LiveKind::Address),
     );
-    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls, function_names, table_names) = (
+    let (
+        group_ids,
+        instance_ids,
+        db_ids,
+        bucket_names,
+        queue_urls,
+        function_names,
+        table_names,
+        flow_log_ids,
+        key_ids,
+    ) = (
         ids(LiveKind::SecurityGroup),
         ids(LiveKind::Instance),
         ids(LiveKind::DbInstance),
@@ -145,6 +161,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::Queue),
         ids(LiveKind::Function),
         ids(LiveKind::Table),
+        ids(LiveKind::FlowLog),
+        ids(LiveKind::Key),
     );
     let (
         vpcs,
@@ -160,6 +178,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         queues,
         functions,
         tables,
+        flow_logs,
+        keys,
     ) = tokio::try_join!(
         skip_empty(&vpc_ids, |ids| live.vpcs(ids)),
         skip_empty(&subnet_ids, |ids| live.subnets(ids)),
@@ -174,6 +194,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         skip_empty(&queue_urls, |ids| live.queues(ids)),
         skip_empty(&function_names, |ids| live.functions(ids)),
         skip_empty(&table_names, |ids| live.tables(ids)),
+        skip_empty(&flow_log_ids, |ids| live.flow_logs(ids)),
+        skip_empty(&key_ids, |ids| live.keys(ids)),
     )?;
     Ok(LiveState {
         vpcs: keyed(vpcs, |v| v.id.clone()),
@@ -189,6 +211,8 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         queues: keyed(queues, |q| q.url.clone()),
         functions: keyed(functions, |f| f.name.clone()),
         tables: keyed(tables, |t| t.name.clone()),
+        flow_logs: keyed(flow_logs, |f| f.id.clone()),
+        keys: keyed(keys, |k| k.id.clone()),
     })
 }
 

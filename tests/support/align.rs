@@ -578,7 +578,7 @@ fn lifecycle_rule(rule: &Value) -> aws_sdk_s3::types::LifecycleRule {
 }
 
 /// A table's KMS encryption, point-in-time recovery and TTL, which moto 5.2.5's CloudFormation
-/// ignores (MOTO_NOTES section 11: DescribeContinuousBackups `DISABLED`, TTL `DISABLED`, and no
+/// ignores (MOTO_NOTES section 12: DescribeContinuousBackups `DISABLED`, TTL `DISABLED`, and no
 /// `SSEDescription`: moto keeps the template's `SSESpecification` as given but reads the API's key
 /// `Enabled`, not CloudFormation's `SSEEnabled`, and its UpdateTable takes no SSE at all). So the
 /// table is created again through the API as CloudFormation would have created it (same name, keys,

@@ -27,7 +27,7 @@ pub fn apply(root: &Path, env: &str, moto: &Moto) {
 /// And moto treats `DeletionPolicy: RetainExceptOnCreate` as `Delete`: a bucket holding objects
 /// (the artifact bucket's function packages) then fails its delete silently, and DescribeStacks of
 /// the deleted stack by its id answers HTTP 500 (moto re-creates the bucket while resolving the
-/// outputs: BucketAlreadyExists; MOTO_NOTES section 11). AWS keeps the bucket and completes the
+/// outputs: BucketAlreadyExists; MOTO_NOTES section 12). AWS keeps the bucket and completes the
 /// delete. Emptying the buckets first gives the emulator the case it handles.
 pub async fn delete_what_moto_cannot(clients: &AwsClients) {
     let buckets = clients.s3.list_buckets().send().await.unwrap();

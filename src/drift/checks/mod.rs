@@ -6,6 +6,7 @@
 mod application;
 mod compute;
 mod database;
+mod keys;
 mod network;
 mod security_group;
 mod storage;
@@ -167,6 +168,8 @@ pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
         DriftReader::Queue => storage::queue(ctx),
         DriftReader::Function => application::function(ctx),
         DriftReader::Table => application::table(ctx),
+        DriftReader::FlowLog => network::flow_log(ctx),
+        DriftReader::KmsKey => keys::kms_key(ctx),
         // Its rule is compared with the group's live rules by the group's check.
         DriftReader::SecurityGroupRule => Diffs::default().verdict(),
     }
@@ -207,7 +210,9 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         | DriftReader::Bucket
         | DriftReader::Queue
         | DriftReader::Function
-        | DriftReader::Table => &[],
+        | DriftReader::Table
+        | DriftReader::FlowLog
+        | DriftReader::KmsKey => &[],
     };
     wanted
         .iter()

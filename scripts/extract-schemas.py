@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Extracts, from the CloudFormation resource provider schemas inside the pinned cfn-lint, the subset
-strata's resource catalog needs, for exactly the types listed in src/catalog/overlay.yaml.
+strata's resource catalog needs, for exactly the types listed in src/catalog/overlay.yaml, and the
+Lambda runtime lifecycle cfn-lint ships beside them (data/AdditionalSpecs/LmbdRuntimeLifecycle.json,
+cfn-lint's copy of the Lambda Developer Guide's runtime table: deprecation, block-create and
+block-update dates and the successor of each runtime identifier).
 
 Output (stdout, or src/catalog/schemas.json with --write) is deterministic: sorted keys, schema
 order kept for lists, no timestamps of its own. The Rust build embeds the committed file and needs no
@@ -110,8 +113,10 @@ def main(argv):
     missing = [name for name in types if name not in provider]
     if missing:
         sys.exit(f"not in cfn-lint's {REGION} schemas: {', '.join(missing)}")
+    runtimes = json.loads((schemas.parent / "AdditionalSpecs" / "LmbdRuntimeLifecycle.json").read_text())
     catalog = {
         "cfn_lint": version("cfn-lint"),
+        "lambda_runtimes": runtimes,
         "region": REGION,
         "schema_date": json.loads((schemas / "version.json").read_text()).get("schema_date"),
         "types": {

@@ -155,14 +155,7 @@ pub async fn inspect<C: CloudFormation>(
         if policy != "Delete" {
             kept.push(fate);
         }
-        let protection =
-            crate::catalog::lookup(&resource_type).and_then(|t| t.deletion_protection.as_deref());
-        if let Some(property) = protection
-            && resource
-                .get("Properties")
-                .and_then(|p| p.get(property))
-                .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))
-        {
+        if let Some(property) = crate::catalog::protection_on(resource) {
             deletion_protected.push(Protected {
                 logical_id: logical_id.clone(),
                 resource_type: resource_type.clone(),

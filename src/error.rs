@@ -111,6 +111,12 @@ pub enum Error {
     ReplacementRefused { changes: Vec<String> },
 
     #[error(
+        "refusing to apply: the plan replaces resources AWS refuses to delete\n{}\nCloudFormation would create each replacement, fail to delete the protected original in the update's cleanup, report the update complete and leave the original running outside the stack. Turn its protection off first (an instance: aws ec2 modify-instance-attribute --instance-id <ID> --no-disable-api-termination), then name it: --allow-replace <LOGICAL_ID>. Nothing was executed",
+        bullets(changes)
+    )]
+    ProtectedReplacementRefused { changes: Vec<String> },
+
+    #[error(
         "refusing to apply: the plan removes stacks that have no definition any more\n{}\nNothing was executed",
         bullets(refusals)
     )]

@@ -85,6 +85,23 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A name of 1 to `max` letters, digits, hyphens and underscores (Lambda function names, SNS topic
+/// names; `what` says which in the message).
+pub fn check_word_name(name: &str, max: usize, what: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name `{name}` must be 1 to {max} letters, digits, hyphens and underscores"
+        ))
+    }
+}
+
 /// SQS queue names: 1-80 of letters, digits, hyphens and underscores; FIFO queues end in `.fifo`.
 pub fn check_queue_name(name: &str, fifo: bool) -> Result<(), String> {
     let base = if fifo {

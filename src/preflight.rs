@@ -360,14 +360,17 @@ fn has_type(stacks: &[&RenderedStack], resource_type: &str) -> bool {
 /// IPs (from the rendered templates).
 pub fn wanted(environment: &Environment, stacks: &[&RenderedStack]) -> Wanted {
     let settings = &environment.settings;
-    let image = has_type(stacks, "AWS::EC2::Instance")
-        .then(|| {
-            bastion::choose_image(&settings.bastion.instance_type, &settings.bastion.image).ok()
-        })
-        .flatten()
-        .map(|image| WantedImage {
-            image,
-            instance_type: settings.bastion.instance_type.clone(),
+    let image = settings
+        .bastion
+        .as_ref()
+        .filter(|_| has_type(stacks, "AWS::EC2::Instance"))
+        .and_then(|bastion| {
+            bastion::choose_image(&bastion.instance_type, &bastion.image)
+                .ok()
+                .map(|image| WantedImage {
+                    image,
+                    instance_type: bastion.instance_type.clone(),
+                })
         });
     let engine = stacks
         .iter()
@@ -375,8 +378,7 @@ pub fn wanted(environment: &Environment, stacks: &[&RenderedStack]) -> Wanted {
         .filter(|r| r.resource_type == "AWS::RDS::DBInstance")
         .find_map(|r| r.properties.get("Engine").and_then(|e| e.as_str()))
         .map(str::to_owned);
-    let database = engine.map(|engine| {
-        let db = &settings.database;
+    let database = engine.zip(settings.database.as_ref()).map(|(engine, db)| {
         let mut classes = vec![("database.instance_class", db.instance_class.clone())];
         if db.replicas.count > 0 {
             classes.push((
@@ -419,7 +421,11 @@ pub fn wanted(environment: &Environment, stacks: &[&RenderedStack]) -> Wanted {
         database,
         buckets,
         elastic_ips,
-        nat: has_type(stacks, "AWS::EC2::NatGateway").then_some(settings.network.nat),
+        nat: settings
+            .network
+            .as_ref()
+            .filter(|_| has_type(stacks, "AWS::EC2::NatGateway"))
+            .map(|network| network.nat),
     }
 }
 

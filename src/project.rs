@@ -13,7 +13,7 @@ use crate::naming;
 use crate::policy::{
     CacheUse, Evaluation, PolicyReport, PolicySet, ReportCache, TemplateInput, Waiver,
 };
-use crate::stacks::{self, StackContext};
+use crate::stacks::{self, StackContext, crosscheck};
 
 pub struct Project {
     pub root: PathBuf,
@@ -127,6 +127,15 @@ impl Project {
             }
         }
         problems.extend(self.policies.unknown_files(&environment));
+        let views: Vec<crosscheck::StackView> = built
+            .iter()
+            .map(|(file, template, _)| crosscheck::StackView {
+                name: &file.name,
+                file: &file.path,
+                template,
+            })
+            .collect();
+        problems.extend(crosscheck::check(&views));
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }

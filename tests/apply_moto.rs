@@ -98,6 +98,16 @@ fn applied_dev() -> (Moto, Fixture) {
     (moto, fixture)
 }
 
+/// dev without the app stack, for tests that rename the photo store: the app's functions import its
+/// name, and CloudFormation refuses to remove an export in use, which is not what they are about.
+fn applied_dev_without_app() -> (Moto, Fixture) {
+    let moto = Moto::start();
+    let fixture = Fixture::copy_of_project();
+    fixture.remove("stacks/app.yaml");
+    support::deploy::apply(fixture.root(), "dev", &moto);
+    (moto, fixture)
+}
+
 fn position(haystack: &str, needle: &str) -> usize {
     haystack
         .find(needle)
@@ -142,9 +152,19 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
         network_done < database_start && database_done < bastion_start,
         "{progress}"
     );
+    // The app's functions run in the network's subnets, consume the storage's queue and are
+    // packaged into its artifact bucket: app after both, its code uploaded before its create.
+    let storage_done = position(&progress, "photofeed-dev-storage  CREATE_COMPLETE after");
+    let app_start = position(&progress, "photofeed-dev-app  creating");
+    let uploaded = position(&progress, "photofeed-dev-app  uploaded the code of");
+    let app_created = position(&progress, "photofeed-dev-app  CREATE_IN_PROGRESS");
+    assert!(
+        network_done < app_start && storage_done < app_start && uploaded < app_created,
+        "{progress}"
+    );
     assert!(
         text(&first.stdout)
-            .contains("Apply complete: 4 created, 0 updated, 0 unchanged, 0 failed.")
+            .contains("Apply complete: 5 created, 0 updated, 0 unchanged, 0 failed.")
     );
     let after_first = snapshot(&fixture, &moto, "dev");
     assert!(
@@ -175,6 +195,16 @@ fn apply_from_nothing_creates_in_order_then_outputs_everything_and_reapplies_not
             let value = listed["outputs"][name]["value"]
                 .as_str()
                 .unwrap_or_default();
+            if stack.name == "app" && matches!(name.as_str(), "FeedApiId" | "FeedApiUrl") {
+                // moto's CloudFormation skips every AWS::ApiGatewayV2::* resource: it drops the
+                // output that is the API's Ref and leaves the `Fn::Sub` of the URL unresolved
+                // (MOTO_NOTES section 12; tests/app_moto.rs). On AWS both name the API.
+                assert!(
+                    value.is_empty() || value.contains("${FeedApi}"),
+                    "moto now lists {name}: {value}"
+                );
+                continue;
+            }
             if name == "MasterUserSecretArn" {
                 // moto's CloudFormation skips AWS::SecretsManager::Secret and drops every output that
                 // refers to it (MOTO_NOTES section 4); on AWS its `Ref` is the secret's ARN.
@@ -256,7 +286,7 @@ fn a_changed_setting_updates_only_that_stack() {
 
 #[test]
 fn replacing_stateful_resources_needs_allow_replace() {
-    let (moto, fixture) = applied_dev();
+    let (moto, fixture) = applied_dev_without_app();
     let before = snapshot(&fixture, &moto, "dev");
     // A new bucket purpose renames the bucket: the photo store would be removed.
     fixture.edit(
@@ -468,7 +498,7 @@ fn at_a_terminal_apply_asks_and_only_yes_proceeds() {
 
 #[test]
 fn a_failed_update_reports_its_root_cause_and_the_next_apply_recovers() {
-    let (moto, fixture) = applied_dev();
+    let (moto, fixture) = applied_dev_without_app();
     fixture.edit(
         "stacks/storage.yaml",
         "  - purpose: photos",
@@ -551,14 +581,14 @@ fn destroy_removes_the_dev_stacks_in_reverse_order() {
         .unwrap();
     assert_code(&output, 0);
     let progress = text(&output.stderr);
-    let order: Vec<usize> = ["storage", "bastion", "database", "network"]
+    let order: Vec<usize> = ["app", "storage", "bastion", "database", "network"]
         .iter()
         .map(|s| position(&progress, &format!("photofeed-dev-{s}  deleting")))
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{progress}");
     let report = text(&output.stdout);
     assert!(
-        report.contains("Destroyed environment dev: 4 stacks deleted"),
+        report.contains("Destroyed environment dev: 5 stacks deleted"),
         "{report}"
     );
     assert!(
@@ -785,7 +815,7 @@ fn a_stack_whose_definition_is_removed_is_planned_as_a_removal_and_deleted_only_
                 && line.contains("  removed (DELETE_COMPLETE")),
         "{report}"
     );
-    assert!(report.contains("1 removed, 3 unchanged"), "{report}");
+    assert!(report.contains("1 removed, 4 unchanged"), "{report}");
     assert_eq!(stack_status(&moto, "photofeed-dev-bastion"), "ABSENT");
     assert_eq!(
         snapshot(&fixture, &moto, "dev"),
@@ -837,10 +867,10 @@ fn destroy_after_removing_a_definition_deletes_that_stack_too() {
         "{shown}"
     );
     assert!(
-        shown.contains("Destroyed environment dev: 4 stacks deleted"),
+        shown.contains("Destroyed environment dev: 5 stacks deleted"),
         "{shown}"
     );
-    for stack in ["network", "database", "bastion", "storage"] {
+    for stack in ["network", "database", "bastion", "storage", "app"] {
         assert_eq!(
             stack_status(&moto, &format!("photofeed-dev-{stack}")),
             "ABSENT",

@@ -228,3 +228,51 @@ fn the_guard_files_list_exactly_the_catalog_types_they_are_about() {
         );
     }
 }
+
+/// `policies/application.guard` lets an IAM statement use `"Resource": "*"` only for actions that
+/// support no resource-level permissions. That list must agree with the pinned cfn-lint's copy of
+/// the Service Authorization Reference (`data/AdditionalSpecs/Policies.json`: an action with no
+/// `Resources` names no resource type), so the exception can never cover an action that could be
+/// scoped.
+#[test]
+fn the_wildcard_resource_exception_covers_only_actions_without_resource_types() {
+    let text = std::fs::read_to_string(support::project_root().join("policies/application.guard"))
+        .unwrap();
+    let start = text
+        .find("let iam_actions_without_resource_level_permissions = [")
+        .expect("the exception list");
+    let rest = &text[start..];
+    let open = rest.find('[').unwrap() + 1;
+    let close = rest.find(']').unwrap();
+    let actions: Vec<&str> = rest[open..close]
+        .split(',')
+        .map(|item| item.trim().trim_matches('\''))
+        .filter(|item| !item.is_empty())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "logs:DescribeLogGroups"
+        ]
+    );
+
+    let (schemas, _) = cfn_lint_schemas();
+    let policies: Value = serde_json::from_str(
+        &std::fs::read_to_string(schemas.join("../../AdditionalSpecs/Policies.json")).unwrap(),
+    )
+    .unwrap();
+    for action in actions {
+        let (service, name) = action.split_once(':').unwrap();
+        let entry = &policies[service]["Actions"][name.to_ascii_lowercase()];
+        assert!(entry.is_object(), "{action} is not in Policies.json");
+        assert!(
+            entry.get("Resources").is_none(),
+            "{action} supports resource types {}: scope it instead of `*`",
+            entry["Resources"]
+        );
+    }
+    // And an action that does name resource types would be caught.
+    assert!(policies["ec2"]["Actions"]["createnetworkinterface"]["Resources"].is_array());
+}

@@ -36,7 +36,7 @@ fn validate_checks_every_environment_by_default() {
         .assert()
         .success()
         .stdout(contains(
-            "ok dev: 4 stacks (network -> database -> bastion -> storage)",
+            "ok dev: 5 stacks (network -> database -> bastion -> storage -> app)",
         ))
         .stdout(contains("ok staging:"))
         .stdout(contains("ok prod:"));
@@ -621,7 +621,7 @@ fn a_raw_resource_renders_as_written_beside_the_components() {
         .args(["validate", "--env", "dev"])
         .assert()
         .success()
-        .stdout(contains("5 stacks"));
+        .stdout(contains("6 stacks"));
     let output = fixture
         .strata()
         .args([

@@ -90,7 +90,7 @@ fn every_json_output_is_one_document_and_plans_and_drift_follow_their_schemas() 
         .iter()
         .map(|s| s["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["succeeded"; 4], "{apply:#}");
+    assert_eq!(outcomes, ["succeeded"; 5], "{apply:#}");
     // The plan people read and the progress went to stderr.
     let progress = stderr(&applied);
     assert!(progress.contains("Plan for environment dev"), "{progress}");
@@ -123,7 +123,7 @@ fn every_json_output_is_one_document_and_plans_and_drift_follow_their_schemas() 
         &[0],
         "outputs",
     );
-    assert_eq!(outputs["stacks"].as_array().map(Vec::len), Some(4));
+    assert_eq!(outputs["stacks"].as_array().map(Vec::len), Some(5));
 
     // moto ignores properties real AWS applies (MOTO_NOTES §4), so the unaligned emulator shows drift: exit 2.
     let drift = document(
@@ -160,9 +160,9 @@ fn every_json_output_is_one_document_and_plans_and_drift_follow_their_schemas() 
     let destroy = document(&destroyed, &[0], "destroy");
     assert_eq!(
         destroy["deleted"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "{destroy:#}"
     );
-    assert_eq!(destroy["stacks"][0]["stack"], "storage");
+    assert_eq!(destroy["stacks"][0]["stack"], "app");
     assert!(stderr(&destroyed).contains("Destroy environment dev"));
 }

@@ -49,7 +49,7 @@ fn evaluate_file(
     evaluate(&files, &[TemplateInput { stack, template }], &[]).unwrap()
 }
 
-const STACKS: [&str; 4] = ["network", "database", "bastion", "storage"];
+const STACKS: [&str; 5] = ["network", "database", "bastion", "storage", "app"];
 
 #[test]
 fn shipped_rule_files_load_sorted_and_parse() {
@@ -58,6 +58,7 @@ fn shipped_rule_files_load_sorted_and_parse() {
     assert_eq!(
         names,
         [
+            "application",
             "aws",
             "database",
             "keys",
@@ -285,6 +286,52 @@ fn violations() -> Vec<(&'static str, &'static str, Value)> {
             "LOG_GROUP_RETENTION",
             "Logs",
             json!({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {}}}}),
+        ),
+        (
+            "IAM_NO_WILDCARD_ACTIONS",
+            "Role",
+            json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p",
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}]}}]}}}}),
+        ),
+        (
+            "IAM_NO_WILDCARD_RESOURCES",
+            "Role",
+            json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p",
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}]}}}}),
+        ),
+        (
+            "LAMBDA_LOGS_WITH_RETENTION",
+            "Fn",
+            json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}}}),
+        ),
+        (
+            "DYNAMODB_TABLE_PITR",
+            "Table",
+            json!({"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"SSESpecification": {"SSEEnabled": true}}}}}),
+        ),
+        (
+            "DYNAMODB_TABLE_ENCRYPTED",
+            "Table",
+            json!({"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}}}}}),
+        ),
+        (
+            "SNS_TOPIC_ENCRYPTED",
+            "Topic",
+            json!({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t"}}}}),
+        ),
+        (
+            "API_STAGE_ACCESS_LOGS",
+            "Stage",
+            json!({"Resources": {"Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {"StageName": "dev",
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 1, "ThrottlingRateLimit": 1}}}}}),
+        ),
+        (
+            "API_STAGE_THROTTLED",
+            "Stage",
+            json!({"Resources": {"Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {"StageName": "dev",
+            "AccessLogSettings": {"DestinationArn": "arn", "Format": "$context.requestId"}}}}}),
         ),
         (
             "KMS_KEY_ROTATION",

@@ -21,9 +21,9 @@ fn every_shipped_environment_passes_its_policies() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout(contains("ok dev: 4 stacks (network -> database -> bastion -> storage), 53 resources, 8 policy files"))
+        .stdout(contains("ok dev: 5 stacks (network -> database -> bastion -> storage -> app), 72 resources, 9 policy files"))
         .stdout(contains("ok staging:"))
-        .stdout(contains("ok prod:").and(contains("9 policy files")))
+        .stdout(contains("ok prod:").and(contains("10 policy files")))
         // Staging applies production.guard at warn: it reports the production controls staging
         // leaves off for cost (replica Multi-AZ and deletion protection, bastion termination
         // protection), and nothing at error anywhere.

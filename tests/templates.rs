@@ -13,9 +13,18 @@ fn project() -> Project {
     Project::open(&support::project_root()).expect("the shipped project opens")
 }
 
+/// The second example project: an HTTP API -> function -> DynamoDB service (issue 12).
+fn notes_service() -> Project {
+    Project::open(&support::project_root().join("examples/notes-service"))
+        .expect("the notes-service example opens")
+}
+
 /// (environment, stack) -> rendered text, for every shipped environment.
 fn render_all(format: Format) -> BTreeMap<(String, String), String> {
-    let project = project();
+    render_project(&project(), format)
+}
+
+fn render_project(project: &Project, format: Format) -> BTreeMap<(String, String), String> {
     let mut all = BTreeMap::new();
     for env in project.environment_names().expect("environments") {
         let rendered = project.render(&env).expect("shipped environments render");
@@ -30,9 +39,18 @@ fn render_all(format: Format) -> BTreeMap<(String, String), String> {
 #[test]
 fn every_environment_and_stack_matches_its_snapshot() {
     let all = render_all(Format::Yaml);
-    assert_eq!(all.len(), 12, "3 environments x 4 stacks");
+    assert_eq!(all.len(), 15, "3 environments x 5 stacks");
     for ((env, stack), text) in all {
         insta::assert_snapshot!(format!("{env}-{stack}"), text);
+    }
+}
+
+#[test]
+fn every_environment_and_stack_of_the_notes_service_matches_its_snapshot() {
+    let all = render_project(&notes_service(), Format::Yaml);
+    assert_eq!(all.len(), 4, "2 environments x 2 stacks");
+    for ((env, stack), text) in all {
+        insta::assert_snapshot!(format!("notes-{env}-{stack}"), text);
     }
 }
 
@@ -40,6 +58,11 @@ fn every_environment_and_stack_matches_its_snapshot() {
 fn rendering_twice_gives_identical_bytes() {
     assert_eq!(render_all(Format::Yaml), render_all(Format::Yaml));
     assert_eq!(render_all(Format::Json), render_all(Format::Json));
+    let notes = notes_service();
+    assert_eq!(
+        render_project(&notes, Format::Json),
+        render_project(&notes, Format::Json)
+    );
 }
 
 #[test]
@@ -63,8 +86,8 @@ fn shipped_environments_differ_where_the_design_says() {
         assert_eq!(count(env, "network", "AWS::EC2::SecurityGroup"), 3);
         assert_eq!(
             count(env, "storage", "AWS::S3::Bucket"),
-            3,
-            "inbox, photos and the access log bucket"
+            4,
+            "inbox, photos, artifacts and the access log bucket"
         );
         assert_eq!(count(env, "network", "AWS::EC2::FlowLog"), 1);
         assert_eq!(
@@ -115,7 +138,14 @@ fn db_instances_export_both_logs_and_add_nothing_that_replaces_them() {
             .filter(|(_, r)| r["Type"] == "AWS::RDS::DBInstance")
             .collect();
         assert!(!instances.is_empty());
-        let protected_replicas = rendered.environment.settings.database.replicas.multi_az;
+        let protected_replicas = rendered
+            .environment
+            .settings
+            .database
+            .as_ref()
+            .expect("database settings")
+            .replicas
+            .multi_az;
         for (id, instance) in instances {
             assert!(
                 instance["Properties"].get("DBInstanceIdentifier").is_none(),
@@ -228,7 +258,10 @@ fn cfn_lint_finds_nothing_in_any_rendered_template() {
     let bin = support::python_tools();
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for ((env, stack), text) in render_all(Format::Json) {
+    let notes = render_project(&notes_service(), Format::Json)
+        .into_iter()
+        .map(|((env, stack), text)| ((format!("notes-{env}"), stack), text));
+    for ((env, stack), text) in render_all(Format::Json).into_iter().chain(notes) {
         let path = dir.path().join(format!("{env}-{stack}.json"));
         std::fs::write(&path, text).unwrap();
         files.push(path);
@@ -297,8 +330,8 @@ fn buckets_and_secrets_are_kept_unless_their_own_creation_rolls_back() {
     let buckets = rendered_resources("AWS::S3::Bucket");
     assert_eq!(
         buckets.len(),
-        9,
-        "two buckets and the access log bucket in each of three environments"
+        12,
+        "three buckets (inbox, photos, artifacts) and the access log bucket in each of three environments"
     );
     let secrets = rendered_resources("AWS::SecretsManager::Secret");
     assert_eq!(secrets.len(), 3, "one master secret per environment");
@@ -320,7 +353,13 @@ fn an_environment_with_replicas_renders_the_secret_pattern() {
     let project = project();
     for env in project.environment_names().unwrap() {
         let rendered = project.render(&env).unwrap();
-        let username = &rendered.environment.settings.database.master_username;
+        let username = &rendered
+            .environment
+            .settings
+            .database
+            .as_ref()
+            .expect("database settings")
+            .master_username;
         let database = rendered
             .stacks
             .iter()

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::tests::{OPTIONS, outcome};
+use super::tests::{OPTIONS, apply_stacks, outcome};
 use super::*;
+use crate::aws::artifacts::MemoryArtifacts;
 use crate::aws::facts::fixed::FixedFacts;
 use crate::aws::fake::FakeCloudFormation;
 use crate::plan::parameters::{ParameterSource, ParameterValue};
@@ -85,9 +86,16 @@ async fn apply(
         allow_replace: allowed,
         ..OPTIONS
     };
-    let report = execute(fake, rendered, &planned.stacks, &options, &NoProgress)
-        .await
-        .expect("apply runs");
+    let report = execute(
+        fake,
+        &MemoryArtifacts::default(),
+        rendered,
+        &planned.stacks,
+        &options,
+        &NoProgress,
+    )
+    .await
+    .expect("apply runs");
     (planned, report)
 }
 
@@ -336,9 +344,7 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
         .await
         .expect("a fresh saved plan applies");
     guard::check_replacements(&checked, &BTreeSet::new()).unwrap();
-    let report = execute(&fake, &rendered, &checked.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &checked.stacks).await;
     assert_all_applied(&report);
     assert_bastion_forwards_to_the_database(&fake).await;
     assert_no_changes(&fake, &rendered).await;
@@ -359,12 +365,33 @@ async fn a_saved_plan_is_re_planned_only_where_it_said_so() {
     );
 }
 
+const AL2023: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+/// A newer Amazon Linux 2023 image behind AWS's SSM parameter, in the account and in the
+/// CloudFormation that resolves it.
+fn newer_al2023(fake: &FakeCloudFormation) -> FixedFacts {
+    let mut facts = FixedFacts::default();
+    let mut newer = facts.images[0].clone();
+    newer.id = "ami-0newer".into();
+    facts.images.push(newer);
+    facts.set_ssm(AL2023, "ami-0newer");
+    fake.set_ssm_parameter(AL2023, "ami-0newer");
+    facts
+}
+
+fn bastion_instance(plan: &Plan) -> &crate::plan::ResourceChange {
+    stack(plan, "bastion")
+        .changes
+        .iter()
+        .find(|c| c.logical_id == "BastionInstance")
+        .expect("the plan changes the bastion instance")
+}
+
 /// AWS publishes a newer Amazon Linux image under the same public SSM parameter: the templates and
 /// environment files are unchanged, yet the bastion's image changes, and with `ImageId` createOnly in
 /// AWS::EC2::Instance's schema that replaces the instance. The plan must say so, naming the parameter.
 #[tokio::test]
 async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement() {
-    const AL2023: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
     let fake = FakeCloudFormation::default();
     let project = Copy::of_project();
     let rendered = project.render();
@@ -372,12 +399,7 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
     assert_all_applied(&report);
     assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0fixed");
 
-    let mut facts = FixedFacts::default();
-    let mut newer = facts.images[0].clone();
-    newer.id = "ami-0newer".into();
-    facts.images.push(newer);
-    facts.set_ssm(AL2023, "ami-0newer");
-    fake.set_ssm_parameter(AL2023, "ami-0newer");
+    let facts = newer_al2023(&fake);
     let planned = plan(&fake, &facts, &rendered, None).await.unwrap();
     for quiet in ["network", "database", "storage"] {
         assert_eq!(stack(&planned, quiet).action, StackAction::NoChanges);
@@ -401,11 +423,7 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
             value: "ami-0newer".into()
         }
     );
-    let instance = bastion
-        .changes
-        .iter()
-        .find(|c| c.logical_id == "BastionInstance")
-        .unwrap();
+    let instance = bastion_instance(&planned);
     assert!(instance.replaces(), "{instance:?}");
     assert_eq!(instance.properties[0].path, "ImageId");
     assert_eq!(
@@ -413,9 +431,7 @@ async fn a_newer_image_behind_the_ssm_parameter_shows_as_the_bastion_replacement
         Some("BastionImageId")
     );
 
-    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert_all_applied(&report);
     assert_eq!(fake.parameters(BASTION)["BastionImageId"], "ami-0newer");
     let again = plan(&fake, &facts, &rendered, None).await.unwrap();
@@ -487,4 +503,67 @@ async fn a_no_change_plan_makes_change_sets_only_where_cloudformation_resolves_v
         change_sets_of(&fake.calls()[before..]).len(),
         planned.stacks.len()
     );
+}
+
+/// Issue 14: a newer image replaces a bastion whose termination protection is on. CloudFormation
+/// would create the new instance, fail to delete the protected old one in the cleanup, end
+/// `UPDATE_COMPLETE` and leave it running outside the stack; so the plan says so and apply refuses
+/// until the replacement is named (after the old instance's protection is turned off).
+#[tokio::test]
+async fn replacing_a_termination_protected_bastion_is_refused_until_allowed() {
+    /// dev applied, then planned again with a newer image.
+    async fn replan_with_newer_image(project: &Copy) -> Plan {
+        let fake = FakeCloudFormation::default();
+        let rendered = project.render();
+        let (_, report) = apply(&fake, &rendered, &[]).await;
+        assert_all_applied(&report);
+        let facts = newer_al2023(&fake);
+        plan(&fake, &facts, &rendered, None).await.unwrap()
+    }
+
+    let project = Copy::of_project();
+    project.edit(
+        "environments/dev.yaml",
+        "  detailed_monitoring: false\n",
+        "  detailed_monitoring: false\n  termination_protection: true\n",
+    );
+    let planned = replan_with_newer_image(&project).await;
+    let instance = bastion_instance(&planned);
+    assert!(instance.strands_protected_original(), "{instance:?}");
+    assert_eq!(
+        instance.deletion_protection.as_deref(),
+        Some("DisableApiTermination")
+    );
+    let shown = crate::report::plan::render(&planned, crate::report::Style::PLAIN);
+    assert!(
+        shown.contains("!! PROTECTED BastionInstance (AWS::EC2::Instance) will be REPLACED, but its DisableApiTermination is on"),
+        "{shown}"
+    );
+
+    let refusal = guard::check_replacements(&planned, &BTreeSet::new()).unwrap_err();
+    let message = refusal.to_string();
+    assert!(
+        matches!(refusal, Error::ProtectedReplacementRefused { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("photofeed-dev-bastion replaces BastionInstance"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--no-disable-api-termination"),
+        "{message}"
+    );
+    let allowed = BTreeSet::from(["BastionInstance".to_string()]);
+    guard::check_replacements(&planned, &allowed).unwrap();
+    assert_eq!(
+        guard::unused_allowances(&planned, &allowed),
+        Vec::<String>::new()
+    );
+
+    // Without protection the same replacement needs no allowance (the bastion holds no data).
+    let planned = replan_with_newer_image(&Copy::of_project()).await;
+    let instance = bastion_instance(&planned);
+    assert!(instance.replaces() && !instance.strands_protected_original());
+    guard::check_replacements(&planned, &BTreeSet::new()).unwrap();
 }

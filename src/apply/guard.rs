@@ -14,18 +14,51 @@ use crate::plan::{
 use crate::project::RenderedEnvironment;
 use crate::render::template_value;
 
-/// Refuses the plan if it replaces or removes a stateful resource not named in `allowed`.
+/// Refuses the plan if it replaces or removes a stateful resource not named in `allowed`, or replaces
+/// a resource whose deletion protection is on (see
+/// [`ResourceChange::strands_protected_original`]) not named in `allowed`.
 pub fn check_replacements(plan: &Plan, allowed: &BTreeSet<String>) -> Result<(), Error> {
     let refused: Vec<String> = plan
         .stacks
         .iter()
         .flat_map(|stack| refused(&stack.stack_name, &stack.changes, allowed))
         .collect();
-    if refused.is_empty() {
+    if !refused.is_empty() {
+        return Err(Error::ReplacementRefused { changes: refused });
+    }
+    let stranded: Vec<String> = plan
+        .stacks
+        .iter()
+        .flat_map(|stack| stranded(&stack.stack_name, &stack.changes, allowed))
+        .collect();
+    if stranded.is_empty() {
         Ok(())
     } else {
-        Err(Error::ReplacementRefused { changes: refused })
+        Err(Error::ProtectedReplacementRefused { changes: stranded })
     }
+}
+
+/// The changes of stack `stack_name` that replace a deletion-protected resource not named in
+/// `allowed`: the replacement would succeed and leave the protected original behind.
+pub fn stranded(
+    stack_name: &str,
+    changes: &[ResourceChange],
+    allowed: &BTreeSet<String>,
+) -> Vec<String> {
+    not_allowed(changes, allowed, ResourceChange::strands_protected_original)
+        .map(|c| {
+            format!(
+                "{stack_name} replaces {} ({}{}), whose {} is on",
+                c.logical_id,
+                c.resource_type,
+                c.physical_id
+                    .as_deref()
+                    .map(|id| format!(", {id}"))
+                    .unwrap_or_default(),
+                c.deletion_protection.as_deref().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// The changes of stack `stack_name` that replace or remove a stateful resource not named in `allowed`.
@@ -34,9 +67,7 @@ pub fn refused(
     changes: &[ResourceChange],
     allowed: &BTreeSet<String>,
 ) -> Vec<String> {
-    changes
-        .iter()
-        .filter(|c| c.is_dangerous() && !allowed.contains(&c.logical_id))
+    not_allowed(changes, allowed, ResourceChange::is_dangerous)
         .map(|c| {
             let what = if c.action == ChangeAction::Remove {
                 "removes"
@@ -46,6 +77,17 @@ pub fn refused(
             format!("{stack_name} {what} {} ({})", c.logical_id, c.resource_type)
         })
         .collect()
+}
+
+/// The changes `needs_allowance` picks whose logical id is not in `allowed`.
+fn not_allowed<'a>(
+    changes: &'a [ResourceChange],
+    allowed: &'a BTreeSet<String>,
+    needs_allowance: fn(&ResourceChange) -> bool,
+) -> impl Iterator<Item = &'a ResourceChange> {
+    changes
+        .iter()
+        .filter(move |c| needs_allowance(c) && !allowed.contains(&c.logical_id))
 }
 
 /// What a re-plan made at apply time does beyond the plan that was shown (and confirmed or saved): a resource
@@ -93,7 +135,7 @@ pub fn unused_allowances(plan: &Plan, allowed: &BTreeSet<String>) -> Vec<String>
         .stacks
         .iter()
         .flat_map(|s| s.changes.iter())
-        .filter(|c| c.is_dangerous())
+        .filter(|c| c.is_dangerous() || c.strands_protected_original())
         .map(|c| c.logical_id.as_str())
         .chain(
             plan.removals
@@ -284,6 +326,7 @@ mod tests {
             replacement_source: ReplacementSource::Predicted,
             stateful: false,
             properties: vec![],
+            deletion_protection: None,
         }
     }
 

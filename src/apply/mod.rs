@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::aws::AwsError;
 use crate::aws::cloudformation::{
     Capability, CloudFormation, CreateStackRequest, RequestToken, StackDescription, StackEvent,
     WaitPolicy,
 };
 use crate::aws::once;
+use crate::aws::{ArtifactStore, AwsError};
 use crate::error::Error;
 use crate::plan::parameters::{self, ParameterValue};
 use crate::plan::{StackAction, StackPlan, explain, template_body};
@@ -48,6 +48,9 @@ pub struct ApplyReport {
     /// The plan's stack removals, in the order they ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<removal::RemovalResult>,
+    /// Retentions given to log groups no stack owns (RDS's exported logs), after the stacks applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_retention: Vec<crate::log_retention::RetentionChange>,
 }
 
 impl ApplyReport {
@@ -57,6 +60,7 @@ impl ApplyReport {
             environment: plan.environment.clone(),
             stacks: plan.stacks.iter().map(unchanged).collect(),
             removed: Vec::new(),
+            log_retention: Vec::new(),
         }
     }
 
@@ -130,9 +134,12 @@ impl From<&StackEvent> for Cause {
     }
 }
 
-/// Runs every stack of `plan` that has changes, in dependency order.
-pub async fn execute<C: CloudFormation>(
+/// Runs every stack of `plan` that has changes, in dependency order. Before a stack's operation,
+/// the function packages its template deploys from S3 are put into their artifact bucket (which an
+/// earlier stack of the same apply may just have created).
+pub async fn execute<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
+    artifacts: &A,
     rendered: &RenderedEnvironment,
     stacks: &[StackPlan],
     options: &ApplyOptions,
@@ -192,6 +199,7 @@ pub async fn execute<C: CloudFormation>(
         let runs = ready.iter().map(|(stack, rendered_stack)| {
             run_stack(
                 cloudformation,
+                artifacts,
                 stack,
                 Target {
                     stack: rendered_stack,
@@ -222,6 +230,7 @@ pub async fn execute<C: CloudFormation>(
         environment: rendered.environment.name.clone(),
         stacks: ordered,
         removed: Vec::new(),
+        log_retention: Vec::new(),
     })
 }
 
@@ -268,8 +277,9 @@ struct Target<'a> {
     environment: &'a RenderedEnvironment,
 }
 
-async fn run_stack<C: CloudFormation>(
+async fn run_stack<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
+    artifacts: &A,
     stack: &StackPlan,
     target: Target<'_>,
     tags: &BTreeMap<String, String>,
@@ -287,11 +297,16 @@ async fn run_stack<C: CloudFormation>(
         operation,
         resources: stack.changes.len(),
     });
-    let watched = match operation {
-        Operation::Update => update(cloudformation, stack, target, tags, options, progress).await,
-        _ => create(cloudformation, stack, target, tags, options, progress)
-            .await
-            .map(Some),
+    let watched = match upload_artifacts(artifacts, stack, target.stack, progress).await {
+        Err(cause) => Err(cause),
+        Ok(()) => match operation {
+            Operation::Update => {
+                update(cloudformation, stack, target, tags, options, progress).await
+            }
+            _ => create(cloudformation, stack, target, tags, options, progress)
+                .await
+                .map(Some),
+        },
     };
     let outcome = match watched {
         Ok(Some(watched)) => outcome_of(&stack.stack_name, operation, &watched),
@@ -492,6 +507,57 @@ async fn create<C: CloudFormation>(
     .map_err(&failed)
 }
 
+/// Puts each package the stack's template deploys from S3 into its bucket, unless an object of that
+/// key is there already: keys are content hashes, so an existing object holds exactly these bytes.
+/// The upload precedes the stack operation because CloudFormation has Lambda fetch the code from S3
+/// while it creates or updates the function (AWS::Lambda::Function Code, S3Bucket: "An Amazon S3
+/// bucket in the same AWS Region as your function"); a missing object fails that resource.
+async fn upload_artifacts<A: ArtifactStore>(
+    artifacts: &A,
+    stack: &StackPlan,
+    rendered: &RenderedStack,
+    progress: &dyn Progress,
+) -> Result<(), Cause> {
+    for artifact in rendered.template.artifacts.values() {
+        let failed = |err: AwsError| Cause {
+            logical_id: artifact.function.clone(),
+            resource_type: "AWS::Lambda::Function".to_owned(),
+            status: err.operation().to_owned(),
+            reason: format!(
+                "could not upload its code to s3://{}/{}: {err}",
+                artifact.bucket, artifact.key
+            ),
+        };
+        if artifacts
+            .exists(&artifact.bucket, &artifact.key)
+            .await
+            .map_err(failed)?
+        {
+            continue;
+        }
+        artifacts
+            .put(
+                &artifact.bucket,
+                &artifact.key,
+                artifact.package.bytes.clone(),
+                &artifact.package.sha256,
+            )
+            .await
+            .map_err(failed)?;
+        progress.report(ProgressEvent::Note {
+            stack: stack.stack_name.clone(),
+            message: format!(
+                "uploaded the code of {} ({} bytes) to s3://{}/{}",
+                artifact.function,
+                artifact.package.bytes.len(),
+                artifact.bucket,
+                artifact.key
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Deletes a stack that holds no resources (a failed first creation, or a change-set shell) so it
 /// can be created again. Returns the stack if it could not be deleted.
 async fn delete_leftover<C: CloudFormation>(
@@ -642,6 +708,13 @@ async fn replan<C: CloudFormation>(
             .into_iter()
             .map(|refused| {
                 format!("{refused}, which destroys its data; allow it with --allow-replace")
+            }),
+    );
+    objections.extend(
+        guard::stranded(name, &changes, &options.allow_replace)
+            .into_iter()
+            .map(|stranded| {
+                format!("{stranded}, so AWS would refuse to delete the original; turn that off, then allow it with --allow-replace")
             }),
     );
     if !objections.is_empty() {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::aws::artifacts::ArtifactStore;
 use crate::aws::cloudformation::{CloudFormation, WaitPolicy};
 use crate::destroy::{self, DeleteFailure, KeptResource};
 use crate::error::Error;
@@ -36,8 +37,9 @@ impl RemovalResult {
 }
 
 /// Runs the whole plan: removals before the updates, the stacks, removals after.
-pub async fn execute<C: CloudFormation>(
+pub async fn execute<C: CloudFormation, A: ArtifactStore>(
     cloudformation: &C,
+    artifacts: &A,
     rendered: &RenderedEnvironment,
     plan: &Plan,
     options: &ApplyOptions,
@@ -54,7 +56,15 @@ pub async fn execute<C: CloudFormation>(
     )
     .await;
     let mut report = if removed.iter().all(RemovalResult::succeeded) {
-        super::execute(cloudformation, rendered, &plan.stacks, options, progress).await?
+        super::execute(
+            cloudformation,
+            artifacts,
+            rendered,
+            &plan.stacks,
+            options,
+            progress,
+        )
+        .await?
     } else {
         let reason = "not started: a stack removal that had to come first failed".to_owned();
         ApplyReport {
@@ -74,6 +84,7 @@ pub async fn execute<C: CloudFormation>(
                 })
                 .collect(),
             removed: Vec::new(),
+            log_retention: Vec::new(),
         }
     };
     let after = phase(RemovalPhase::AfterUpdates);
@@ -162,6 +173,8 @@ mod tests {
 
     use serde_json::json;
 
+    use crate::aws::artifacts::MemoryArtifacts;
+
     use super::*;
     use crate::apply::tests::{OPTIONS, dev};
     use crate::aws::facts::fixed::FixedFacts;
@@ -169,6 +182,20 @@ mod tests {
     use crate::plan::plan;
     use crate::plan::removal::check_removals;
     use crate::watch::NoProgress;
+
+    /// Applies `plan` (its removals, then its stacks), with no function code to upload.
+    async fn apply_all(fake: &Fake, rendered: &RenderedEnvironment, plan: &Plan) -> ApplyReport {
+        execute(
+            fake,
+            &MemoryArtifacts::default(),
+            rendered,
+            plan,
+            &OPTIONS,
+            &NoProgress,
+        )
+        .await
+        .unwrap()
+    }
 
     fn without(mut rendered: RenderedEnvironment, stack: &str) -> RenderedEnvironment {
         rendered.stacks.retain(|s| s.name != stack);
@@ -185,9 +212,7 @@ mod tests {
         let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
             .await
             .unwrap();
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         fake
     }
@@ -232,9 +257,7 @@ mod tests {
         .unwrap();
         assert_eq!(fake.calls().len(), calls_before, "checks call nothing");
 
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         assert_eq!(report.removed.len(), 1);
         assert!(report.removed[0].succeeded());
@@ -343,9 +366,7 @@ mod tests {
         );
         assert!(text.contains("--allow-remove legacy"), "{text}");
 
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         let kept: Vec<&str> = report.removed[0]
             .kept
             .iter()
@@ -411,9 +432,7 @@ mod tests {
         assert_eq!(removal.phase, RemovalPhase::AfterUpdates);
         assert!(removal.blocked.is_empty(), "{:?}", removal.blocked);
 
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         let calls = fake.calls();
         let position = |call: &str| calls.iter().position(|c| c == call).unwrap();
@@ -473,9 +492,7 @@ mod tests {
         let text = crate::report::plan::render(&planned, crate::report::Style::PLAIN);
         assert!(text.contains("removed before storage update"), "{text}");
 
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert!(report.not_applied().is_empty(), "{report:?}");
         let calls = fake.calls();
         let position = |call: &str| {
@@ -526,9 +543,7 @@ mod tests {
         // The stack changes under the plan: its removal is judged on the stack as deployed, so a failed
         // delete is reported with its cause and nothing after it runs.
         fake.protect("photofeed-dev-bastion");
-        let report = super::execute(&fake, &rendered, &planned, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_all(&fake, &rendered, &planned).await;
         assert_eq!(report.not_applied(), ["photofeed-dev-bastion"]);
         let StackOutcome::Failed { causes, .. } = &report.removed[0].outcome else {
             panic!("{:?}", report.removed[0]);
@@ -558,7 +573,7 @@ mod tests {
             .iter()
             .map(|s| s.stack.as_str())
             .collect();
-        assert_eq!(order, ["bastion", "storage", "database", "network"]);
+        assert_eq!(order, ["bastion", "app", "storage", "database", "network"]);
         assert!(!destroy_plan.stacks[0].defined);
         crate::destroy::execute(&fake, &destroy_plan, OPTIONS.wait, &NoProgress)
             .await

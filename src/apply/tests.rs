@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
+use crate::aws::artifacts::MemoryArtifacts;
 use crate::aws::cloudformation::StackStatus;
 use crate::aws::facts::fixed::FixedFacts;
 use crate::aws::fake::{FakeCloudFormation as Fake, stack_event};
@@ -22,6 +23,24 @@ pub(super) const OPTIONS: ApplyOptions = ApplyOptions {
     },
     allow_replace: BTreeSet::new(),
 };
+
+/// Applies `stacks` in order, with no function code to upload.
+pub(super) async fn apply_stacks(
+    fake: &Fake,
+    rendered: &RenderedEnvironment,
+    stacks: &[StackPlan],
+) -> ApplyReport {
+    execute(
+        fake,
+        &MemoryArtifacts::default(),
+        rendered,
+        stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap()
+}
 
 pub(super) fn dev() -> RenderedEnvironment {
     Project::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
@@ -56,9 +75,7 @@ async fn a_failed_stack_stops_its_dependents_and_names_its_root_cause() {
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
 
     assert_eq!(
         outcome(&report, "network"),
@@ -108,9 +125,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
     let first = plan(&fake, &facts, &rendered, Some("storage"))
         .await
         .unwrap();
-    let report = execute(&fake, &rendered, &first.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &first.stacks).await;
     let StackOutcome::Failed { status, causes, .. } = outcome(&report, "storage") else {
         panic!("storage should fail: {report:?}");
     };
@@ -124,9 +139,7 @@ async fn a_stack_left_in_rollback_complete_is_deleted_and_created_again() {
         .await
         .unwrap();
     assert_eq!(second.stacks[0].action, StackAction::Recreate);
-    let report = execute(&fake, &rendered, &second.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &second.stacks).await;
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "CREATE_COMPLETE")
     );
@@ -190,14 +203,12 @@ fn count(calls: &[String], call: &str) -> usize {
 async fn a_create_whose_answer_was_lost_is_followed_as_ours() {
     let fake = Fake::default();
     // Every CreateStack takes effect, its answer is lost, and the SDK sends it again.
-    fake.lose_answers("CreateStack", 4);
     let rendered = dev();
+    fake.lose_answers("CreateStack", rendered.stacks.len());
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
     let calls = fake.calls();
     for stack in &planned.stacks {
@@ -229,9 +240,7 @@ async fn without_tokens_a_lost_create_is_recognised_by_its_template() {
     let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
         .await
         .unwrap();
-    let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
 }
 
@@ -248,9 +257,7 @@ async fn a_stack_someone_else_created_meanwhile_is_not_taken_for_ours() {
         let planned = plan(&fake, &FixedFacts::default(), &rendered, Some("storage"))
             .await
             .unwrap();
-        let report = execute(&fake, &rendered, &planned.stacks, &OPTIONS, &NoProgress)
-            .await
-            .unwrap();
+        let report = apply_stacks(&fake, &rendered, &planned.stacks).await;
         let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
             panic!("another operation's stack is not ours: {report:?}");
         };
@@ -267,9 +274,7 @@ async fn deployed_dev_with_storage_changed(fake: &Fake, rendered: &RenderedEnvir
     let first = plan(fake, &FixedFacts::default(), rendered, None)
         .await
         .unwrap();
-    let report = execute(fake, rendered, &first.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(fake, rendered, &first.stacks).await;
     assert!(succeeded_everywhere(&report), "{report:?}");
     fake.edit_template("photofeed-dev-storage", |template| {
         let queue = template["Resources"]
@@ -294,9 +299,7 @@ async fn an_execute_whose_answer_was_lost_is_followed_as_ours() {
     assert_eq!(storage.action, StackAction::Update);
     // The execution takes effect and removes the stack's change sets; the SDK's retry then finds none.
     fake.lose_answers("ExecuteChangeSet", 1);
-    let report = execute(&fake, &rendered, &update.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &update.stacks).await;
     assert!(
         matches!(outcome(&report, "storage"), StackOutcome::Succeeded { status } if status == "UPDATE_COMPLETE"),
         "{report:?}"
@@ -332,9 +335,7 @@ async fn an_execute_of_a_change_set_not_executed_is_still_an_error() {
     )
     .await
     .unwrap();
-    let report = execute(&fake, &rendered, &update.stacks, &OPTIONS, &NoProgress)
-        .await
-        .unwrap();
+    let report = apply_stacks(&fake, &rendered, &update.stacks).await;
     let StackOutcome::Failed { causes, .. } = outcome(&report, "storage") else {
         panic!("a missing change set fails the update: {report:?}");
     };
@@ -359,6 +360,98 @@ fn each_operation_of_a_plan_has_a_token_of_its_own() {
         .chain(&second.stacks)
         .map(|s| s.client_request_token.as_str())
         .collect();
-    // Four stacks, two plans: a later plan's create is another operation, not a retry of this one.
-    assert_eq!(tokens.len(), 8, "{tokens:?}");
+    // Two plans of every stack: a later plan's create is another operation, not a retry of this one.
+    assert_eq!(tokens.len(), 2 * rendered.stacks.len(), "{tokens:?}");
+}
+
+/// Function code reaches the artifact bucket before the stack that deploys it, once per content
+/// hash: an object already there is not sent again.
+#[tokio::test]
+async fn function_code_is_uploaded_before_its_stack_and_only_once() {
+    let fake = Fake::default();
+    let artifacts = MemoryArtifacts::default();
+    let rendered = dev();
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
+    let report = execute(
+        &fake,
+        &artifacts,
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(report.failed().is_empty(), "{report:?}");
+    let app = rendered.stacks.iter().find(|s| s.name == "app").unwrap();
+    let keys: Vec<String> = app.template.artifacts.keys().cloned().collect();
+    assert_eq!(keys.len(), 2, "feed API and upload processor");
+    assert_eq!(*artifacts.puts.lock().unwrap(), keys);
+    let bucket = "photofeed-dev-artifacts-111111111111";
+    for artifact in app.template.artifacts.values() {
+        assert_eq!(artifact.bucket, bucket);
+        let stored =
+            artifacts.objects.lock().unwrap()[&(bucket.to_owned(), artifact.key.clone())].clone();
+        assert_eq!(stored, artifact.package.bytes);
+    }
+
+    let app_plan = planned.stacks.iter().find(|s| s.stack == "app").unwrap();
+    upload_artifacts(&artifacts, app_plan, app, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        artifacts.puts.lock().unwrap().len(),
+        2,
+        "nothing sent twice"
+    );
+}
+
+/// An upload S3 refuses fails the stack before CloudFormation is asked to deploy it, and names
+/// the function and the object.
+#[tokio::test]
+async fn a_refused_upload_fails_the_stack_before_any_stack_operation() {
+    let fake = Fake::default();
+    let artifacts = MemoryArtifacts {
+        deny: true,
+        ..MemoryArtifacts::default()
+    };
+    let rendered = dev();
+    let planned = plan(&fake, &FixedFacts::default(), &rendered, None)
+        .await
+        .unwrap();
+    let report = execute(
+        &fake,
+        &artifacts,
+        &rendered,
+        &planned.stacks,
+        &OPTIONS,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let StackOutcome::Failed { causes, status, .. } = outcome(&report, "app") else {
+        panic!("app must fail: {report:?}");
+    };
+    assert_eq!(*status, None, "never created");
+    assert_eq!(causes[0].logical_id, "FeedApiFunction");
+    assert!(
+        causes[0]
+            .reason
+            .contains("s3://photofeed-dev-artifacts-111111111111/")
+            && causes[0].reason.contains("access denied"),
+        "{}",
+        causes[0].reason
+    );
+    assert!(
+        fake.describe_stack("photofeed-dev-app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        outcome(&report, "storage"),
+        StackOutcome::Succeeded { .. }
+    ));
 }

@@ -64,10 +64,14 @@ impl AwsSettings {
 pub struct AwsClients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
@@ -86,10 +90,14 @@ impl AwsClients {
         AwsClients {
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sqs: aws_sdk_sqs::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
         }
     }

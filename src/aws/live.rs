@@ -1,4 +1,4 @@
-//! The live-resource seam: what EC2, RDS, S3 and SQS say exists, as plain data snapshots.
+//! The live-resource seam: what EC2, RDS, S3, SQS, KMS, Lambda and DynamoDB say exist, as plain data snapshots.
 //!
 //! Every call takes the ids of one resource type and returns what is found, batched (EC2 describe calls take the
 //! ids as a filter and are paginated; RDS DescribeDBInstances likewise) so that drift checks make one call per
@@ -192,6 +192,58 @@ pub struct Queue {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// A Lambda function's configuration as ListFunctions reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub name: String,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub memory_size: Option<i32>,
+    pub timeout: Option<i32>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    /// Names only: values may be secrets and are never read into a report.
+    pub environment_variable_names: Vec<String>,
+    pub log_group: Option<String>,
+}
+
+/// A DynamoDB table: DescribeTable plus DescribeContinuousBackups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    /// `PAY_PER_REQUEST` or `PROVISIONED`.
+    pub billing_mode: Option<String>,
+    /// `ENABLED`, `ENABLING`, `DISABLED`, ... (`None` when the table reports no SSE description).
+    pub sse_status: Option<String>,
+    pub deletion_protection: Option<bool>,
+    pub point_in_time_recovery: Observed<bool>,
+}
+
+/// A VPC flow log as DescribeFlowLogs reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLog {
+    pub id: String,
+    /// The VPC, subnet or interface whose traffic it records.
+    pub resource_id: Option<String>,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    pub traffic_type: Option<String>,
+    /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`.
+    pub log_destination_type: Option<String>,
+    pub log_group_name: Option<String>,
+    pub log_destination: Option<String>,
+}
+
+/// A KMS key: DescribeKey and GetKeyRotationStatus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`, ... (DescribeKey,
+    /// which the key policy may not grant the caller).
+    pub state: Observed<Option<String>>,
+    /// Automatic yearly rotation; KMS answers it only for keys it can rotate (symmetric, enabled).
+    pub rotation_enabled: Observed<bool>,
+}
+
 /// Batched reads of live resources. Each returns what exists among `ids`; order is not significant.
 pub trait LiveResources: Send + Sync {
     fn vpcs(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Vpc>, AwsError>> + Send;
@@ -242,4 +294,20 @@ pub trait LiveResources: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Bucket>, AwsError>> + Send;
 
     fn queues(&self, urls: &[String]) -> impl Future<Output = Result<Vec<Queue>, AwsError>> + Send;
+
+    /// By function name (CloudFormation's physical id of a function).
+    fn functions(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Function>, AwsError>> + Send;
+
+    fn tables(&self, names: &[String])
+    -> impl Future<Output = Result<Vec<Table>, AwsError>> + Send;
+    fn flow_logs(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<FlowLog>, AwsError>> + Send;
+
+    /// `ids` are key ids (`1234abcd-...`), as CloudFormation names keys.
+    fn keys(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Key>, AwsError>> + Send;
 }

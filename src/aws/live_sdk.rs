@@ -1,4 +1,5 @@
-//! [`LiveResources`] over aws-sdk-ec2, aws-sdk-rds, aws-sdk-s3 and aws-sdk-sqs. SDK types stop here.
+//! [`LiveResources`] over aws-sdk-ec2, aws-sdk-rds, aws-sdk-s3, aws-sdk-sqs, aws-sdk-kms,
+//! aws-sdk-lambda and aws-sdk-dynamodb. SDK types stop here.
 //!
 //! EC2 and RDS reads pass the ids as a *filter* rather than as `VpcIds`/`DBInstanceIdentifier`: with a filter an
 //! id that no longer exists is simply not returned, whereas the id parameters fail the whole call with
@@ -6,7 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::types::PointInTimeRecoveryStatus;
 use aws_sdk_ec2::types::{self as ec2, Filter, VpcAttributeName};
+use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusError;
 use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -14,9 +19,9 @@ use tokio::task::JoinSet;
 
 use super::error::{AwsError, Call, classify};
 use super::live::{
-    Address, Bucket, DbInstance, EncryptionRule, Instance, InternetGateway, LiveResources,
-    NatGateway, Observed, PublicAccessBlock, Queue, Route, RouteTable, RuleSource, SecurityGroup,
-    SecurityGroupRule, Subnet, Vpc,
+    Address, Bucket, DbInstance, EncryptionRule, FlowLog, Function, Instance, InternetGateway, Key,
+    LiveResources, NatGateway, Observed, PublicAccessBlock, Queue, Route, RouteTable, RuleSource,
+    SecurityGroup, SecurityGroupRule, Subnet, Table, Vpc,
 };
 
 /// Filter values per call: EC2 and RDS accept up to 200.
@@ -28,6 +33,9 @@ pub struct SdkLiveResources {
     rds: aws_sdk_rds::Client,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
+    lambda: aws_sdk_lambda::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 impl SdkLiveResources {
@@ -37,6 +45,9 @@ impl SdkLiveResources {
             rds: clients.rds.clone(),
             s3: clients.s3.clone(),
             sqs: clients.sqs.clone(),
+            lambda: clients.lambda.clone(),
+            dynamodb: clients.dynamodb.clone(),
+            kms: clients.kms.clone(),
         }
     }
 }
@@ -314,6 +325,184 @@ impl LiveResources for SdkLiveResources {
         )
         .await
     }
+
+    /// ListFunctions, paginated: one pass over the region's functions (Lambda has no batch get),
+    /// keeping those asked for. Environment variable values are dropped here, never held.
+    async fn functions(&self, names: &[String]) -> Result<Vec<Function>, AwsError> {
+        let call = Call::new("ListFunctions");
+        let wanted: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let mut found = Vec::new();
+        let mut pages = self.lambda.list_functions().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify(call, err))?;
+            for function in page.functions() {
+                let Some(name) = function.function_name() else {
+                    continue;
+                };
+                if !wanted.contains(name) {
+                    continue;
+                }
+                let vpc = function.vpc_config();
+                let mut variable_names: Vec<String> = function
+                    .environment()
+                    .and_then(|environment| environment.variables())
+                    .map(|variables| variables.keys().cloned().collect())
+                    .unwrap_or_default();
+                variable_names.sort();
+                found.push(Function {
+                    name: name.to_owned(),
+                    runtime: function.runtime().map(|r| r.as_str().to_owned()),
+                    handler: owned(function.handler()),
+                    memory_size: function.memory_size(),
+                    timeout: function.timeout(),
+                    subnet_ids: vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+                    security_group_ids: vpc
+                        .map(|v| v.security_group_ids().to_vec())
+                        .unwrap_or_default(),
+                    environment_variable_names: variable_names,
+                    log_group: owned(function.logging_config().and_then(|l| l.log_group())),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn tables(&self, names: &[String]) -> Result<Vec<Table>, AwsError> {
+        read_each(
+            &self.dynamodb,
+            names,
+            "DescribeTable",
+            |client, name| async move { table(&client, name).await },
+        )
+        .await
+    }
+
+    async fn flow_logs(&self, ids: &[String]) -> Result<Vec<FlowLog>, AwsError> {
+        Ok(describe_filtered!(
+            self.ec2,
+            "DescribeFlowLogs",
+            describe_flow_logs.filter("flow-log-id"),
+            ids,
+            |page| page.flow_logs().iter().map(|log| Ok(FlowLog {
+                id: required("DescribeFlowLogs", log.flow_log_id(), "FlowLogId")?,
+                resource_id: owned(log.resource_id()),
+                traffic_type: log.traffic_type().map(|t| t.as_str().to_owned()),
+                log_destination_type: log.log_destination_type().map(|t| t.as_str().to_owned()),
+                log_group_name: owned(log.log_group_name()),
+                log_destination: owned(log.log_destination()),
+            }))
+        ))
+    }
+
+    /// KMS has no batch read: DescribeKey and GetKeyRotationStatus per key, all keys at once.
+    async fn keys(&self, ids: &[String]) -> Result<Vec<Key>, AwsError> {
+        read_each(&self.kms, ids, "DescribeKey", |client, id| async move {
+            key(&client, id).await
+        })
+        .await
+    }
+}
+
+/// DescribeTable, then DescribeContinuousBackups for point-in-time recovery (which DescribeTable
+/// does not report).
+async fn table(client: &aws_sdk_dynamodb::Client, name: String) -> Result<Option<Table>, AwsError> {
+    let described = match client.describe_table().table_name(&name).send().await {
+        Ok(output) => output,
+        Err(err) => {
+            if err
+                .as_service_error()
+                .is_some_and(DescribeTableError::is_resource_not_found_exception)
+            {
+                return Ok(None);
+            }
+            return Err(classify(Call::new("DescribeTable"), err));
+        }
+    };
+    let Some(description) = described.table() else {
+        return Ok(None);
+    };
+    let point_in_time_recovery = match client
+        .describe_continuous_backups()
+        .table_name(&name)
+        .send()
+        .await
+    {
+        Ok(output) => Observed::Value(
+            output
+                .continuous_backups_description()
+                .and_then(|d| d.point_in_time_recovery_description())
+                .and_then(|p| p.point_in_time_recovery_status())
+                == Some(&PointInTimeRecoveryStatus::Enabled),
+        ),
+        Err(err) => unreadable(classify(Call::new("DescribeContinuousBackups"), err))?,
+    };
+    Ok(Some(Table {
+        billing_mode: description
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|mode| mode.as_str().to_owned()),
+        sse_status: description
+            .sse_description()
+            .and_then(|d| d.status())
+            .map(|status| status.as_str().to_owned()),
+        deletion_protection: description.deletion_protection_enabled(),
+        point_in_time_recovery,
+        name,
+    }))
+}
+
+/// `None` when the key does not exist (a key deleted after its waiting period). Either read may be
+/// unreadable on its own (the key policy grants one action and not the other, an endpoint fails
+/// one): that value is then not compared, and the report says why.
+async fn key(client: &aws_sdk_kms::Client, id: String) -> Result<Option<Key>, AwsError> {
+    let call = Call::new("DescribeKey");
+    let state = match client.describe_key().key_id(&id).send().await {
+        Ok(output) => Observed::Value(
+            output
+                .key_metadata()
+                .and_then(|m| m.key_state())
+                .map(|s| s.as_str().to_owned()),
+        ),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(DescribeKeyError::is_not_found_exception) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => unreadable(classify(call, err))?,
+    };
+    let call = Call::new("GetKeyRotationStatus");
+    let rotation_enabled = match client.get_key_rotation_status().key_id(&id).send().await {
+        Ok(output) => Observed::Value(output.key_rotation_enabled()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(GetKeyRotationStatusError::is_not_found_exception) =>
+        {
+            return Ok(None);
+        }
+        // KMS refuses the question for a key that is disabled or pending deletion
+        // (KMSInvalidStateException): the state says enough then.
+        Err(err) => match unreadable(classify(call, err)) {
+            Ok(observed) => observed,
+            Err(AwsError::Other {
+                operation,
+                code,
+                message,
+                ..
+            }) => Observed::Unreadable {
+                operation,
+                reason: format!("{code}: {message}"),
+            },
+            Err(other) => return Err(other),
+        },
+    };
+    Ok(Some(Key {
+        id,
+        state,
+        rotation_enabled,
+    }))
 }
 
 /// Reads every item concurrently (S3 and SQS have no batch reads); items `read` finds missing are left out.

@@ -2,6 +2,8 @@
 //! one place AWS errors are classified.
 
 pub mod account;
+pub mod artifacts;
+pub mod artifacts_sdk;
 pub mod client;
 pub mod cloudformation;
 pub mod cloudformation_sdk;
@@ -14,9 +16,13 @@ pub mod facts_sdk;
 pub(crate) mod fake;
 pub mod live;
 pub mod live_sdk;
+pub mod logs;
+pub mod logs_sdk;
 pub mod once;
 
 pub use account::caller_account;
+pub use artifacts::ArtifactStore;
+pub use artifacts_sdk::SdkArtifacts;
 pub use client::{AwsClients, AwsSettings, RetrySettings, StaticCredentials};
 pub use cloudformation::{CloudFormation, WaitPolicy, wait_for_change_set, wait_for_stack};
 pub use cloudformation_sdk::SdkCloudFormation;

@@ -53,6 +53,10 @@ pub enum DriftReader {
     DbInstance,
     Bucket,
     Queue,
+    Function,
+    Table,
+    FlowLog,
+    KmsKey,
 }
 
 /// One resource type as strata knows it.
@@ -89,6 +93,7 @@ pub struct OverlayReplacement {
 pub struct Catalog {
     types: BTreeMap<String, ResourceType>,
     overlay_replacements: BTreeMap<String, Vec<OverlayReplacement>>,
+    lambda_runtimes: BTreeMap<String, RuntimeLifecycle>,
     /// cfn-lint version the schemas were extracted from.
     pub cfn_lint: String,
 }
@@ -157,6 +162,22 @@ pub fn deletion_policy(resource: &Value) -> &str {
     }
 }
 
+/// The deletion-protection property (the catalog's `deletion_protection`) that is on in `resource`
+/// as a template declares it (`Type`, `Properties`): AWS refuses to delete such a resource.
+pub fn protection_on(resource: &Value) -> Option<&'static str> {
+    let resource_type = resource.get("Type").and_then(Value::as_str)?;
+    protection_in(resource_type, resource.get("Properties")?)
+}
+
+/// [`protection_on`] for a resource of `resource_type` with these `Properties`.
+pub fn protection_in(resource_type: &str, properties: &Value) -> Option<&'static str> {
+    let property = lookup(resource_type)?.deletion_protection.as_deref()?;
+    properties
+        .get(property)
+        .is_some_and(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))
+        .then_some(property)
+}
+
 /// A deletion under this policy leaves the resource in place (`RetainExceptOnCreate` retains it on every
 /// operation but the one that created it).
 pub fn policy_retains(policy: &str) -> bool {
@@ -166,7 +187,24 @@ pub fn policy_retains(policy: &str) -> bool {
 #[derive(Deserialize)]
 struct SchemaFile {
     cfn_lint: String,
+    lambda_runtimes: BTreeMap<String, RuntimeLifecycle>,
     types: BTreeMap<String, Value>,
+}
+
+/// One Lambda runtime identifier's lifecycle, as the pinned cfn-lint ships it (its copy of the Lambda
+/// Developer Guide's runtime table, "Supported runtimes" and "Deprecated runtimes"). Dates are ISO
+/// `YYYY-MM-DD`, so they compare as text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RuntimeLifecycle {
+    /// From this day Lambda applies no more security patches and gives no technical support.
+    pub deprecated: String,
+    /// From this day Lambda refuses to create functions with the runtime (unknown: not scheduled).
+    #[serde(rename = "create-block")]
+    pub create_block: Option<String>,
+    #[serde(rename = "update-block")]
+    pub update_block: Option<String>,
+    /// The identifier to move to.
+    pub successor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +296,7 @@ impl Catalog {
         Ok(Catalog {
             types,
             overlay_replacements,
+            lambda_runtimes: file.lambda_runtimes,
             cfn_lint: file.cfn_lint,
         })
     }
@@ -268,6 +307,20 @@ impl Catalog {
 
     pub fn types(&self) -> impl Iterator<Item = &ResourceType> {
         self.types.values()
+    }
+
+    /// The lifecycle of Lambda runtime `identifier` (`python3.13`), if Lambda has ever offered it.
+    pub fn lambda_runtime(&self, identifier: &str) -> Option<&RuntimeLifecycle> {
+        self.lambda_runtimes.get(identifier)
+    }
+
+    /// Every runtime identifier not deprecated on `today` (`YYYY-MM-DD`), sorted.
+    pub fn current_lambda_runtimes(&self, today: &str) -> Vec<&str> {
+        self.lambda_runtimes
+            .iter()
+            .filter(|(_, lifecycle)| lifecycle.deprecated.as_str() > today)
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// The overlay's replacement facts for `name`, with their reasons.

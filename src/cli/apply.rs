@@ -5,7 +5,8 @@ use clap::Args;
 
 use crate::apply::{self, ApplyOptions, guard};
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::{SdkAccountFacts, SdkCloudFormation, once};
+use crate::aws::logs_sdk::SdkLogGroups;
+use crate::aws::{AwsClients, SdkAccountFacts, SdkArtifacts, SdkCloudFormation, once};
 use crate::cli::{
     AwsOptions, Console, confirm, connect, ctrl_c, policy_gate, runtime, until_interrupted,
     write_out,
@@ -76,6 +77,7 @@ pub fn run(
     let runtime = runtime()?;
     let clients = runtime.block_on(connect(&rendered.environment, aws))?;
     let cloudformation = SdkCloudFormation::new(clients.cloudformation.clone());
+    let artifacts = SdkArtifacts::new(&clients);
     let facts = SdkAccountFacts::new(&clients);
 
     let plan = match (&saved, &args.plan) {
@@ -113,9 +115,17 @@ pub fn run(
         )?;
     }
     if !plan.has_changes() && !options.termination_protection {
+        let mut report = apply::ApplyReport::unchanged(&plan);
+        // Nothing for CloudFormation to do, but an environment deployed before strata set log
+        // retentions (or one whose retention was changed by hand) gets them here.
+        retain_logs(&runtime, &clients, &cloudformation, &rendered, &mut report)?;
         if args.json {
-            let report = apply::ApplyReport::unchanged(&plan);
             write_document(console, &report, &plan)?;
+        } else {
+            for change in &report.log_retention {
+                let line = crate::report::apply::retention_line(change);
+                write_out(console.out, &format!("{line}\n"))?;
+            }
         }
         return Ok(Outcome::Success);
     }
@@ -146,14 +156,22 @@ pub fn run(
 
     let progress = console.progress();
     let running = Running::new(progress.as_ref());
-    let report = runtime.block_on(until_interrupted(
-        apply::removal::execute(&cloudformation, &rendered, &plan, &options, &running),
+    let mut report = runtime.block_on(until_interrupted(
+        apply::removal::execute(
+            &cloudformation,
+            &artifacts,
+            &rendered,
+            &plan,
+            &options,
+            &running,
+        ),
         ctrl_c(),
         &running,
         format!("strata apply --env {}", plan.environment),
     ))?;
     drop(running);
     drop(progress);
+    retain_logs(&runtime, &clients, &cloudformation, &rendered, &mut report)?;
     if args.json {
         write_document(console, &report, &plan)?;
     } else {
@@ -172,6 +190,35 @@ pub fn run(
             stacks: not_applied,
         })
     }
+}
+
+/// Gives the log groups RDS created for the exported logs of the stacks now deployed as planned
+/// (unchanged or applied) the environment's retention (src/log_retention.rs).
+fn retain_logs(
+    runtime: &tokio::runtime::Runtime,
+    clients: &AwsClients,
+    cloudformation: &SdkCloudFormation,
+    rendered: &crate::project::RenderedEnvironment,
+    report: &mut apply::ApplyReport,
+) -> Result<(), Error> {
+    let deployed: Vec<String> = report
+        .stacks
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.outcome,
+                apply::StackOutcome::Unchanged | apply::StackOutcome::Succeeded { .. }
+            )
+        })
+        .map(|s| s.stack.clone())
+        .collect();
+    report.log_retention = runtime.block_on(crate::log_retention::apply(
+        cloudformation,
+        &SdkLogGroups::new(clients),
+        rendered,
+        &deployed,
+    ))?;
+    Ok(())
 }
 
 fn write_document(

@@ -3,6 +3,7 @@ use clap::Args;
 use crate::aws::SdkCloudFormation;
 use crate::aws::drift_detection_sdk::SdkDriftDetection;
 use crate::aws::live_sdk::SdkLiveResources;
+use crate::aws::logs_sdk::SdkLogGroups;
 use crate::cli::{AwsOptions, Console, connect, runtime, write_out};
 use crate::drift;
 use crate::error::Error;
@@ -38,6 +39,7 @@ pub fn run(
             &SdkCloudFormation::new(clients.cloudformation.clone()),
             &SdkDriftDetection::new(clients.cloudformation.clone()),
             &SdkLiveResources::new(&clients),
+            &SdkLogGroups::new(&clients),
             &rendered,
             args.stack.as_deref(),
         )

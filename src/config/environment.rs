@@ -22,11 +22,19 @@ pub struct EnvironmentSettings {
     /// Extra tags on every taggable resource and every stack.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    pub network: NetworkSettings,
-    pub database: DatabaseSettings,
-    pub bastion: BastionSettings,
-    pub queues: QueueDefaults,
-    pub buckets: BucketDefaults,
+    // Settings of the platform's components. Each is optional, so a project without a VPC or a
+    // database (examples/notes-service) needs none of it; a stack definition that reads an absent
+    // one fails rendering by name (handlebars strict mode: `network.vpc_cidr` not found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bastion: Option<BastionSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<QueueDefaults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<BucketDefaults>,
     /// Rule files of `policies/` (by file stem) this environment applies, and at what level.
     /// Files not listed are not applied.
     #[serde(default)]
@@ -78,6 +86,9 @@ pub struct DatabaseSettings {
     pub iam_authentication: bool,
     /// The key that encrypts Performance Insights data.
     pub encryption_key: KeyChoice,
+    /// Days CloudWatch Logs keeps the `postgresql` and `upgrade` logs every instance exports. Their
+    /// groups are RDS's, not the stack's: `apply` sets the retention (src/log_retention.rs).
+    pub log_retention_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -31,155 +31,167 @@ pub fn environment(env: &Environment) -> Result<(), Vec<Diagnostic>> {
         check(&format!("tags.{key}"), tag(key, value));
     }
 
-    let network = &s.network;
-    check(
-        "network.vpc_cidr",
-        cidr::parse_vpc_cidr(&network.vpc_cidr)
-            .map(drop)
-            .map_err(|e| e.to_string()),
-    );
-    check(
-        "network.public_subnet_prefix",
-        cidr::check_prefix("a subnet", network.public_subnet_prefix).map_err(|e| e.to_string()),
-    );
-    check(
-        "network.private_subnet_prefix",
-        cidr::check_prefix("a subnet", network.private_subnet_prefix).map_err(|e| e.to_string()),
-    );
-    if let Ok(vpc) = cidr::parse_vpc_cidr(&network.vpc_cidr) {
-        let zones = s.availability_zones.len().max(1);
+    if let Some(network) = &s.network {
         check(
-            "network",
-            cidr::plan_subnets(
-                vpc,
-                zones,
-                network.public_subnet_prefix,
-                network.private_subnet_prefix,
-            )
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        );
-    }
-
-    check(
-        "network.flow_log_retention_days",
-        log_group::check_retention(network.flow_log_retention_days),
-    );
-
-    let db = &s.database;
-    check(
-        "database.replicas.count",
-        at_least(
-            db.replicas.count,
-            1,
-            "the platform serves reads from at least one read replica",
-        ),
-    );
-    check(
-        "database.replicas.count",
-        at_most(
-            db.replicas.count,
-            5,
-            "RDS allows at most 5 read replicas of a PostgreSQL instance here",
-        ),
-    );
-    check(
-        "database.backup_retention_days",
-        in_range(
-            db.backup_retention_days,
-            1,
-            35,
-            "read replicas need automated backups on the primary; RDS allows up to 35 days",
-        ),
-    );
-    check(
-        "database.storage_gb",
-        in_range(
-            db.storage_gb,
-            20,
-            65536,
-            "gp3 storage for RDS PostgreSQL is 20 to 65536 GiB",
-        ),
-    );
-    check(
-        "database.port",
-        in_range(
-            u32::from(db.port),
-            1150,
-            65535,
-            "RDS accepts ports 1150 to 65535",
-        ),
-    );
-    check(
-        "database.engine_version",
-        database::check_engine_version(&db.engine_version),
-    );
-    check(
-        "database.instance_class",
-        prefixed(&db.instance_class, "db."),
-    );
-    check(
-        "database.replicas.instance_class",
-        prefixed(&db.replicas.instance_class, "db."),
-    );
-    check(
-        "database.master_username",
-        master_username(&db.master_username),
-    );
-    check("database.name", database_name(&db.name));
-    check(
-        "database.monitoring_interval_seconds",
-        database::check_monitoring_interval(db.monitoring_interval_seconds),
-    );
-    check(
-        "database.performance_insights_retention_days",
-        database::check_performance_insights_retention(db.performance_insights_retention_days),
-    );
-
-    check(
-        "buckets.access_log_retention_days",
-        at_least(
-            s.buckets.access_log_retention_days,
-            1,
-            "the log bucket expires access logs after this many days",
-        ),
-    );
-
-    let bastion = &s.bastion;
-    if let Err((field, message)) = bastion::choose_image(&bastion.instance_type, &bastion.image) {
-        check(field, Err(message));
-    }
-    for (index, source) in bastion.allowed_cidrs.iter().enumerate() {
-        check(
-            &format!("bastion.allowed_cidrs[{index}]"),
-            cidr::parse_source_cidr(source)
+            "network.vpc_cidr",
+            cidr::parse_vpc_cidr(&network.vpc_cidr)
                 .map(drop)
                 .map_err(|e| e.to_string()),
         );
+        check(
+            "network.public_subnet_prefix",
+            cidr::check_prefix("a subnet", network.public_subnet_prefix).map_err(|e| e.to_string()),
+        );
+        check(
+            "network.private_subnet_prefix",
+            cidr::check_prefix("a subnet", network.private_subnet_prefix)
+                .map_err(|e| e.to_string()),
+        );
+        if let Ok(vpc) = cidr::parse_vpc_cidr(&network.vpc_cidr) {
+            let zones = s.availability_zones.len().max(1);
+            check(
+                "network",
+                cidr::plan_subnets(
+                    vpc,
+                    zones,
+                    network.public_subnet_prefix,
+                    network.private_subnet_prefix,
+                )
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            );
+        }
+
+        check(
+            "network.flow_log_retention_days",
+            log_group::check_retention(network.flow_log_retention_days),
+        );
     }
 
-    let queues = &s.queues;
-    for (key, value, limit) in [
-        (
-            "visibility_timeout_seconds",
-            queues.visibility_timeout_seconds,
-            storage::VISIBILITY_TIMEOUT_SECONDS,
-        ),
-        (
-            "message_retention_seconds",
-            queues.message_retention_seconds,
-            storage::RETENTION_SECONDS,
-        ),
-        (
-            "max_receive_count",
-            queues.max_receive_count,
-            storage::MAX_RECEIVE_COUNT,
-        ),
-    ] {
+    if let Some(db) = &s.database {
         check(
-            &format!("queues.{key}"),
-            storage::check_sqs_limit(value, &limit),
+            "database.replicas.count",
+            at_least(
+                db.replicas.count,
+                1,
+                "the platform serves reads from at least one read replica",
+            ),
         );
+        check(
+            "database.replicas.count",
+            at_most(
+                db.replicas.count,
+                5,
+                "RDS allows at most 5 read replicas of a PostgreSQL instance here",
+            ),
+        );
+        check(
+            "database.backup_retention_days",
+            in_range(
+                db.backup_retention_days,
+                1,
+                35,
+                "read replicas need automated backups on the primary; RDS allows up to 35 days",
+            ),
+        );
+        check(
+            "database.storage_gb",
+            in_range(
+                db.storage_gb,
+                20,
+                65536,
+                "gp3 storage for RDS PostgreSQL is 20 to 65536 GiB",
+            ),
+        );
+        check(
+            "database.port",
+            in_range(
+                u32::from(db.port),
+                1150,
+                65535,
+                "RDS accepts ports 1150 to 65535",
+            ),
+        );
+        check(
+            "database.engine_version",
+            database::check_engine_version(&db.engine_version),
+        );
+        check(
+            "database.instance_class",
+            prefixed(&db.instance_class, "db."),
+        );
+        check(
+            "database.replicas.instance_class",
+            prefixed(&db.replicas.instance_class, "db."),
+        );
+        check(
+            "database.master_username",
+            master_username(&db.master_username),
+        );
+        check("database.name", database_name(&db.name));
+        check(
+            "database.monitoring_interval_seconds",
+            database::check_monitoring_interval(db.monitoring_interval_seconds),
+        );
+        check(
+            "database.performance_insights_retention_days",
+            database::check_performance_insights_retention(db.performance_insights_retention_days),
+        );
+        check(
+            "database.log_retention_days",
+            log_group::check_retention(db.log_retention_days),
+        );
+    }
+
+    if let Some(buckets) = &s.buckets {
+        check(
+            "buckets.access_log_retention_days",
+            at_least(
+                buckets.access_log_retention_days,
+                1,
+                "the log bucket expires access logs after this many days",
+            ),
+        );
+    }
+
+    if let Some(bastion) = &s.bastion {
+        if let Err((field, message)) = bastion::choose_image(&bastion.instance_type, &bastion.image)
+        {
+            check(field, Err(message));
+        }
+        for (index, source) in bastion.allowed_cidrs.iter().enumerate() {
+            check(
+                &format!("bastion.allowed_cidrs[{index}]"),
+                cidr::parse_source_cidr(source)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+    }
+
+    if let Some(queues) = &s.queues {
+        for (key, value, limit) in [
+            (
+                "visibility_timeout_seconds",
+                queues.visibility_timeout_seconds,
+                storage::VISIBILITY_TIMEOUT_SECONDS,
+            ),
+            (
+                "message_retention_seconds",
+                queues.message_retention_seconds,
+                storage::RETENTION_SECONDS,
+            ),
+            (
+                "max_receive_count",
+                queues.max_receive_count,
+                storage::MAX_RECEIVE_COUNT,
+            ),
+        ] {
+            check(
+                &format!("queues.{key}"),
+                storage::check_sqs_limit(value, &limit),
+            );
+        }
     }
 
     found.finish(())

@@ -279,6 +279,19 @@ impl<'a> Model<'a> {
             self.targets(upstream, output, found);
             return;
         }
+        // `Fn::Sub` names resources inside its text: `${Id}` and `${Id.Attribute}` (an HTTP API
+        // route's `integrations/${Integration}`).
+        let substituted = match value.get("Fn::Sub") {
+            Some(Value::String(text)) => Some(text.as_str()),
+            Some(Value::Array(parts)) => parts.first().and_then(Value::as_str),
+            _ => None,
+        };
+        for name in substituted.map(sub_names).into_iter().flatten() {
+            let key = (stack.to_string(), name.to_string());
+            if self.get(&key).is_some() {
+                found.push(key);
+            }
+        }
         match value {
             Value::Object(map) => map.values().for_each(|v| self.targets(stack, v, found)),
             Value::Array(items) => items.iter().for_each(|v| self.targets(stack, v, found)),
@@ -310,6 +323,17 @@ impl<'a> Model<'a> {
         }
         found
     }
+}
+
+/// The logical ids an `Fn::Sub` text names (`${Id}`, `${Id.Attribute}`; not `${AWS::Region}`, not
+/// the literal `${!Text}`).
+fn sub_names(text: &str) -> Vec<&str> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(inside, _)| inside))
+        .filter(|inside| !inside.starts_with('!') && !inside.contains("::"))
+        .map(|inside| inside.split('.').next().unwrap_or(inside))
+        .collect()
 }
 
 fn node_id((stack, id): &Key) -> String {
@@ -591,6 +615,22 @@ pub fn from_templates(title: String, templates: &[StackTemplate]) -> Diagram {
             "AWS::Lambda::EventSourceMapping" => {
                 for source in model.refers(resource, "EventSourceArn") {
                     edge(shown(&source), me.clone(), "triggers", EdgeKind::Event);
+                }
+            }
+            "AWS::SNS::Topic" => {
+                // Inline subscriptions (strata's topics subscribe their queues this way).
+                let subscriptions = properties
+                    .get("Subscription")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for subscription in subscriptions {
+                    if let Some(key) = subscription
+                        .get("Endpoint")
+                        .and_then(|t| model.target(&resource.key.0, t))
+                    {
+                        edge(me.clone(), shown(&key), "delivers to", EdgeKind::Event);
+                    }
                 }
             }
             "AWS::SNS::Subscription" => {
@@ -947,6 +987,60 @@ mod tests {
                 ("database_Primary", "uses Writer"),
                 ("database_Replica", "uses Readers"),
             ]
+        );
+    }
+
+    #[test]
+    fn the_application_tier_draws_routes_functions_tables_and_topic_deliveries() {
+        let all = vec![StackTemplate {
+            stack: "app".into(),
+            template: json!({"Resources": {
+                "Queue": {"Type": "AWS::SQS::Queue"},
+                "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Subscription": [
+                    {"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Queue", "Arn"]}},
+                ]}},
+                "Table": {"Type": "AWS::DynamoDB::Table"},
+                "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                    "Environment": {"Variables": {"TABLE": {"Ref": "Table"}}},
+                }},
+                "Api": {"Type": "AWS::ApiGatewayV2::Api"},
+                "Integration": {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+                    "ApiId": {"Ref": "Api"}, "IntegrationUri": {"Fn::GetAtt": ["Fn", "Arn"]},
+                }},
+                "Route": {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+                    "ApiId": {"Ref": "Api"}, "Target": {"Fn::Sub": "integrations/${Integration}"},
+                }},
+                "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                    "FunctionName": {"Ref": "Fn"}, "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]},
+                }},
+            }}),
+            from_outputs: BTreeMap::new(),
+        }];
+        let diagram = from_templates("t".into(), &all);
+        for node in ["app_Topic", "app_Table", "app_Fn", "app_Api", "app_Route"] {
+            assert!(
+                diagram.nodes.contains_key(node),
+                "{node}: {:?}",
+                diagram.nodes.keys()
+            );
+        }
+        let edges: BTreeSet<(&str, &str, &str)> = diagram
+            .edges
+            .iter()
+            .map(|e| (e.from.as_str(), e.to.as_str(), e.label.as_str()))
+            .collect();
+        for wanted in [
+            ("app_Topic", "app_Queue", "delivers to"),
+            ("app_Fn", "app_Table", "uses"),
+            ("app_Route", "app_Integration", "uses"),
+            ("app_Integration", "app_Fn", "uses"),
+            ("app_Queue", "app_Fn", "triggers"),
+        ] {
+            assert!(edges.contains(&wanted), "{wanted:?} in {edges:?}");
+        }
+        assert_eq!(
+            sub_names("arn:${AWS::Partition}:x:${Api}/${Stage.Name}/${!Literal}"),
+            ["Api", "Stage"]
         );
     }
 

@@ -268,6 +268,10 @@ fn resource_change(id: &str, old: Option<&Value>, new: Option<&Value>) -> Option
         replacement_source: ReplacementSource::Predicted,
         stateful: holds_data(resource_type, new.or(old).and_then(|r| r.get("Properties"))),
         properties,
+        deletion_protection: old
+            .filter(|_| action.changes_existing())
+            .and_then(crate::catalog::protection_on)
+            .map(str::to_owned),
     };
     match (old, new) {
         (None, Some(new)) => Some(change(ChangeAction::Add, resource_type(new), Vec::new())),

@@ -298,7 +298,12 @@ fn resource_drift(
             .iter()
             .map(|d| d.severity)
             .max()
-            .unwrap_or(Severity::Normal),
+            .unwrap_or(match status {
+                ResourceStatus::Deleted => {
+                    super::normalize::deleted_severity(ctx.resource.resource_type)
+                }
+                ResourceStatus::Modified => Severity::Normal,
+            }),
         sources: vec![Source::Live],
         differences,
     })

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsError;
 use crate::aws::live::{
-    Address, Bucket, DbInstance, Instance, InternetGateway, LiveResources, NatGateway, Queue,
-    RouteTable, SecurityGroup, Subnet, Vpc,
+    Address, Bucket, DbInstance, FlowLog, Function, Instance, InternetGateway, Key, LiveResources,
+    NatGateway, Queue, RouteTable, SecurityGroup, Subnet, Table, Vpc,
 };
 use crate::catalog::DriftReader;
 
@@ -24,6 +24,10 @@ pub enum LiveKind {
     DbInstance,
     Bucket,
     Queue,
+    Function,
+    Table,
+    FlowLog,
+    Key,
 }
 
 impl LiveKind {
@@ -42,6 +46,10 @@ impl LiveKind {
             DriftReader::DbInstance => LiveKind::DbInstance,
             DriftReader::Bucket => LiveKind::Bucket,
             DriftReader::Queue => LiveKind::Queue,
+            DriftReader::Function => LiveKind::Function,
+            DriftReader::Table => LiveKind::Table,
+            DriftReader::FlowLog => LiveKind::FlowLog,
+            DriftReader::KmsKey => LiveKind::Key,
             DriftReader::Route
             | DriftReader::GatewayAttachment
             | DriftReader::EipAssociation
@@ -99,6 +107,12 @@ pub struct LiveState {
     pub db_instances: BTreeMap<String, DbInstance>,
     pub buckets: BTreeMap<String, Bucket>,
     pub queues: BTreeMap<String, Queue>,
+    /// By function name.
+    pub functions: BTreeMap<String, Function>,
+    /// By table name.
+    pub tables: BTreeMap<String, Table>,
+    pub flow_logs: BTreeMap<String, FlowLog>,
+    pub keys: BTreeMap<String, Key>,
 }
 
 impl LiveState {
@@ -129,12 +143,26 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::NatGateway),
         ids(LiveKind::Address),
     );
-    let (group_ids, instance_ids, db_ids, bucket_names, queue_urls) = (
+    let (
+        group_ids,
+        instance_ids,
+        db_ids,
+        bucket_names,
+        queue_urls,
+        function_names,
+        table_names,
+        flow_log_ids,
+        key_ids,
+    ) = (
         ids(LiveKind::SecurityGroup),
         ids(LiveKind::Instance),
         ids(LiveKind::DbInstance),
         ids(LiveKind::Bucket),
         ids(LiveKind::Queue),
+        ids(LiveKind::Function),
+        ids(LiveKind::Table),
+        ids(LiveKind::FlowLog),
+        ids(LiveKind::Key),
     );
     let (
         vpcs,
@@ -148,6 +176,10 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances,
         buckets,
         queues,
+        functions,
+        tables,
+        flow_logs,
+        keys,
     ) = tokio::try_join!(
         skip_empty(&vpc_ids, |ids| live.vpcs(ids)),
         skip_empty(&subnet_ids, |ids| live.subnets(ids)),
@@ -160,6 +192,10 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         skip_empty(&db_ids, |ids| live.db_instances(ids)),
         skip_empty(&bucket_names, |ids| live.buckets(ids)),
         skip_empty(&queue_urls, |ids| live.queues(ids)),
+        skip_empty(&function_names, |ids| live.functions(ids)),
+        skip_empty(&table_names, |ids| live.tables(ids)),
+        skip_empty(&flow_log_ids, |ids| live.flow_logs(ids)),
+        skip_empty(&key_ids, |ids| live.keys(ids)),
     )?;
     Ok(LiveState {
         vpcs: keyed(vpcs, |v| v.id.clone()),
@@ -173,6 +209,10 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         db_instances: keyed(db_instances, |d| d.identifier.to_ascii_lowercase()),
         buckets: keyed(buckets, |b| b.name.clone()),
         queues: keyed(queues, |q| q.url.clone()),
+        functions: keyed(functions, |f| f.name.clone()),
+        tables: keyed(tables, |t| t.name.clone()),
+        flow_logs: keyed(flow_logs, |f| f.id.clone()),
+        keys: keyed(keys, |k| k.id.clone()),
     })
 }
 

@@ -20,6 +20,8 @@ use tokio::task::JoinSet;
 use crate::aws::cloudformation::{CloudFormation, StackResource};
 use crate::aws::drift_detection::{DETECTION_WAIT, DetectionResult, DriftDetection, detect_drift};
 use crate::aws::live::LiveResources;
+use crate::aws::live::Observed;
+use crate::aws::logs::LogGroups;
 use crate::aws::{AwsError, WaitPolicy};
 use crate::error::Error;
 use crate::project::RenderedEnvironment;
@@ -133,10 +135,11 @@ impl StackDrift {
 /// concurrently with strata's live checks; the live checks read every stack's resources at once, then one
 /// batched read per resource type. All stacks' resources are read even for one selected stack, so that security
 /// group rules declared as separate resources in other stacks are known and not mistaken for extra rules.
-pub async fn detect<C, D, L>(
+pub async fn detect<C, D, L, G>(
     cfn: &C,
     detection: &D,
     live: &L,
+    logs: &G,
     rendered: &RenderedEnvironment,
     selected: Option<&str>,
 ) -> Result<DriftReport, Error>
@@ -144,6 +147,7 @@ where
     C: CloudFormation + Clone + 'static,
     D: DriftDetection + Clone + 'static,
     L: LiveResources,
+    G: LogGroups,
 {
     let environment = &rendered.environment;
     let checked: Vec<String> = rendered
@@ -178,11 +182,27 @@ where
                 })
                 .collect(),
         };
-        let state = live::read(live, &compare::query(&inputs)).await?;
-        Ok::<_, AwsError>(compare::compare(&inputs, &state))
+        let retention_targets = log_retention_targets(&inputs, rendered);
+        let query = compare::query(&inputs);
+        let (state, log_groups) = tokio::try_join!(
+            live::read(live, &query),
+            read_log_groups(logs, &retention_targets),
+        )?;
+        let (stacks, notes) = compare::compare(&inputs, &state);
+        Ok::<_, AwsError>((stacks, notes, retention_targets, log_groups))
     };
-    let (detections, (stacks, mut notes)) = tokio::try_join!(detections, live_side)?;
-    let stacks = cloudformation::merge(stacks, detections, &mut notes)?;
+    let (detections, (stacks, mut notes, retention_targets, log_groups)) =
+        tokio::try_join!(detections, live_side)?;
+    let mut stacks = cloudformation::merge(stacks, detections, &mut notes)?;
+    match log_groups {
+        Observed::Value(found) => add_log_retention(
+            &mut stacks,
+            crate::log_retention::differences(&retention_targets, &found),
+        ),
+        Observed::Unreadable { reason, .. } => notes.push(format!(
+            "retention of the database log groups not checked ({reason})"
+        )),
+    }
     Ok(DriftReport {
         environment: environment.name.clone(),
         account_id: environment.settings.account_id.clone(),
@@ -190,6 +210,97 @@ where
         stacks,
         notes,
     })
+}
+
+/// The log groups of the exported logs of the checked stacks' deployed DB instances.
+fn log_retention_targets(
+    inputs: &Inputs,
+    rendered: &RenderedEnvironment,
+) -> Vec<crate::log_retention::Target> {
+    // Without database settings no stack renders a DB instance, so there is no log group to check.
+    let Some(days) = rendered
+        .environment
+        .settings
+        .database
+        .as_ref()
+        .map(|db| db.log_retention_days)
+    else {
+        return Vec::new();
+    };
+    inputs
+        .stacks
+        .iter()
+        .filter(|stack| stack.checked)
+        .filter_map(|stack| Some((stack.rendered, stack.deployed.as_ref()?)))
+        .flat_map(|(rendered, deployed)| {
+            crate::log_retention::targets(rendered, &deployed.resources, days)
+        })
+        .collect()
+}
+
+/// The target groups as CloudWatch Logs has them; unreadable (no permission, an endpoint without
+/// the API) is a note, not a failure of the whole report.
+async fn read_log_groups<G: LogGroups>(
+    logs: &G,
+    targets: &[crate::log_retention::Target],
+) -> Result<Observed<Vec<crate::aws::logs::LogGroup>>, AwsError> {
+    if targets.is_empty() {
+        return Ok(Observed::Value(Vec::new()));
+    }
+    let names: Vec<String> = targets.iter().map(|t| t.log_group.clone()).collect();
+    match logs.log_groups(&names).await {
+        Ok(found) => Ok(Observed::Value(found)),
+        Err(
+            err @ (AwsError::AccessDenied { .. }
+            | AwsError::Unsupported { .. }
+            | AwsError::MalformedResponse { .. }),
+        ) => Ok(Observed::Unreadable {
+            operation: err.operation(),
+            reason: err.to_string(),
+        }),
+        Err(err) => Err(err),
+    }
+}
+
+/// Retention differences belong to the instance whose log it is: added to its drift, or as its
+/// drift when nothing else about it differs. A deleted instance has no logs to keep.
+fn add_log_retention(
+    stacks: &mut [StackDrift],
+    differences: Vec<(crate::log_retention::Target, Difference)>,
+) {
+    for (target, difference) in differences {
+        let Some(stack) = stacks
+            .iter_mut()
+            .find(|s| s.stack_name == target.stack_name)
+        else {
+            continue;
+        };
+        match stack
+            .resources
+            .iter_mut()
+            .find(|r| r.logical_id == target.logical_id)
+        {
+            Some(drift) if drift.status == ResourceStatus::Deleted => {}
+            Some(drift) => {
+                drift.severity = drift.severity.max(difference.severity);
+                drift.differences.push(difference);
+            }
+            None => stack.resources.push(ResourceDrift {
+                logical_id: target.logical_id.clone(),
+                physical_id: Some(target.instance_identifier.clone()),
+                resource_type: "AWS::RDS::DBInstance".to_owned(),
+                status: ResourceStatus::Modified,
+                severity: difference.severity,
+                sources: vec![Source::Live],
+                differences: vec![difference],
+            }),
+        }
+    }
+    for stack in stacks {
+        stack
+            .resources
+            .sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
+    }
 }
 
 /// Every named stack's status and resources, concurrently; `None` for a stack that does not exist.

@@ -110,6 +110,8 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         "EnableIAMDatabaseAuthentication",
         "Monitoring",
         "DisableApiTermination",
+        // A customer-managed key whose yearly rotation was switched off.
+        "EnableKeyRotation",
     ];
     // Enhanced monitoring: 0 turns it off.
     let off_when_zero = ["MonitoringInterval"];
@@ -127,6 +129,11 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         "EnableCloudwatchLogsExports",
         "LoggingConfiguration",
         "PerformanceInsightsKMSKeyId",
+        // A flow log that records less or delivers elsewhere.
+        "TrafficType",
+        "LogGroupName",
+        "LogDestination",
+        "LogDestinationType",
     ];
     // Bucket keys only lower the cost of KMS calls; encryption itself is unaffected.
     let security = if path.ends_with("BucketKeyEnabled") {
@@ -144,6 +151,15 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         Severity::Security
     } else {
         Severity::Normal
+    }
+}
+
+/// A declared resource found gone: security-relevant when it was a record of what happened (a VPC
+/// flow log deleted outside the stack leaves the VPC's traffic unrecorded), or an encryption key.
+pub fn deleted_severity(resource_type: &str) -> Severity {
+    match resource_type {
+        "AWS::EC2::FlowLog" | "AWS::KMS::Key" => Severity::Security,
+        _ => Severity::Normal,
     }
 }
 

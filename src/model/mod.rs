@@ -235,6 +235,21 @@ pub struct Template {
     pub parameters: BTreeMap<String, Parameter>,
     pub resources: BTreeMap<String, Resource>,
     pub outputs: BTreeMap<String, Output>,
+    /// Files apply uploads before it creates or updates the stack, by object key (never rendered:
+    /// the template names them by bucket and key).
+    pub artifacts: BTreeMap<String, Artifact>,
+}
+
+/// A package a resource of the template deploys from S3 (a function's code): `apply` puts it at
+/// `bucket`/`key` before the stack operation that needs it, unless the object is already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub bucket: String,
+    /// The package's SHA-256 + `.zip`: the same code is the same object.
+    pub key: String,
+    pub package: crate::package::Package,
+    /// Logical id of the resource that deploys it.
+    pub function: String,
 }
 
 /// Two components tried to use the same logical id or output name in one stack.

@@ -106,6 +106,10 @@ pub struct ResourceChange {
     pub stateful: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<PropertyChange>,
+    /// The deletion protection that is on in the deployed resource (`DisableApiTermination` of an
+    /// instance, say): AWS refuses to delete it, which a replacement must do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<String>,
 }
 
 impl ResourceChange {
@@ -116,6 +120,19 @@ impl ResourceChange {
 
     pub fn replaces(&self) -> bool {
         self.action.changes_existing() && self.replacement != Replacement::Never
+    }
+
+    /// A replacement of a resource AWS refuses to delete. CloudFormation creates the replacement
+    /// first and deletes the old resource afterwards, in the update's cleanup ("creates the
+    /// replacement resource first, changes references from other dependent resources to point to
+    /// the replacement resource, and then deletes the old resource", CloudFormation User Guide,
+    /// Update behaviors of stack resources). A failed deletion there does not roll the update back:
+    /// the stack ends `UPDATE_COMPLETE` ("Update successful. One or more resources could not be
+    /// deleted"), and the old resource keeps running outside the stack, still protected
+    /// (aws-cloudformation/cloudformation-coverage-roadmap issues 744 and 2226, the latter on exactly
+    /// this: an `AWS::EC2::Instance` with termination protection replaced by a new image).
+    pub fn strands_protected_original(&self) -> bool {
+        self.replaces() && self.deletion_protection.is_some()
     }
 }
 
@@ -621,6 +638,7 @@ fn additions(template: &Value) -> Vec<ResourceChange> {
                         replacement_source: ReplacementSource::Predicted,
                         stateful: holds_data(resource_type, resource.get("Properties")),
                         properties: Vec::new(),
+                        deletion_protection: None,
                     }
                 })
                 .collect()
@@ -665,6 +683,10 @@ pub(crate) fn explain(
                     after.or(before).and_then(|r| r.get("Properties")),
                 ),
                 properties,
+                deletion_protection: before
+                    .filter(|_| action.changes_existing())
+                    .and_then(crate::catalog::protection_on)
+                    .map(str::to_owned),
             }
         })
         .collect();
@@ -695,12 +717,13 @@ mod wave_tests {
         let rendered = dev();
         let waves = waves(&rendered, None);
         // The storage (buckets, queues) needs nothing else; the database lives in the network's subnets; the
-        // bastion forwards to the database.
+        // bastion forwards to the database; the app's functions run in the network's subnets and use the
+        // storage's queues, buckets and topic.
         assert_eq!(
             names(&waves),
             [
                 vec!["network".to_string(), "storage".to_string()],
-                vec!["database".to_string()],
+                vec!["database".to_string(), "app".to_string()],
                 vec!["bastion".to_string()]
             ]
         );

@@ -413,6 +413,13 @@ fn predicted_modification(
         replacement_source: ReplacementSource::Predicted,
         stateful: holds_data(resource.resource_type, Some(&resource.properties)),
         properties: changed,
+        // The template is the deployed one (only a parameter value changes), so its protection is
+        // the deployed resource's.
+        deletion_protection: crate::catalog::protection_in(
+            resource.resource_type,
+            &resource.properties,
+        )
+        .map(str::to_owned),
     }
 }
 
@@ -676,6 +683,7 @@ mod tests {
             replacement_source: ReplacementSource::Aws,
             stateful: false,
             properties: vec![],
+            deletion_protection: None,
         };
         let mut changes = vec![aws];
         let effects = parameter_effects(

@@ -194,6 +194,7 @@ fn removed_resource(resource: &DeployedResource) -> ResourceChange {
         replacement_source: ReplacementSource::Predicted,
         stateful: crate::catalog::is_stateful(&resource.resource_type),
         properties: Vec::new(),
+        deletion_protection: None,
     }
 }
 

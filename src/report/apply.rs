@@ -87,6 +87,9 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
     for kept in report.removed.iter().flat_map(|r| &r.kept) {
         let _ = writeln!(text, "  kept: {}", crate::report::destroy::kept_line(kept));
     }
+    for change in &report.log_retention {
+        let _ = writeln!(text, "{}", retention_line(change));
+    }
     let [created, updated, removed, failed] = done;
     let unchanged = report
         .stacks
@@ -108,4 +111,17 @@ pub fn render(report: &ApplyReport, style: Style) -> String {
         "\n{headline}: {created} created, {updated} updated,{removed} {unchanged} unchanged, {failed} failed."
     );
     text
+}
+
+/// `log group /aws/rds/instance/db-1/postgresql: created, kept 14 days` and the like.
+pub fn retention_line(change: &crate::log_retention::RetentionChange) -> String {
+    let before = match (change.created, change.previous_days) {
+        (true, _) => "created, ".to_owned(),
+        (false, None) => "never expired, now ".to_owned(),
+        (false, Some(days)) => format!("kept {days} days, now "),
+    };
+    format!(
+        "log group {}: {before}kept {} days",
+        change.log_group, change.retention_days
+    )
 }

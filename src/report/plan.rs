@@ -88,6 +88,32 @@ pub(crate) fn changes_section(text: &mut String, changes: &[ResourceChange], sty
             change.logical_id
         );
     }
+    for change in changes.iter().filter(|c| c.strands_protected_original()) {
+        let _ = writeln!(
+            text,
+            "  {} {} ({}) will be REPLACED, but its {} is on: CloudFormation creates the new one, cannot delete the old one, completes the update and leaves the old one running outside the stack. Turn it off on the deployed {} first{}; apply refuses unless --allow-replace {}",
+            style.bold_red("!! PROTECTED"),
+            change.logical_id,
+            change.resource_type,
+            change.deletion_protection.as_deref().unwrap_or_default(),
+            change.physical_id.as_deref().unwrap_or("resource"),
+            protection_off_hint(change),
+            change.logical_id
+        );
+    }
+}
+
+/// How to lift the protection of the deployed resource, where there is a one-line way.
+fn protection_off_hint(change: &ResourceChange) -> String {
+    match (change.resource_type.as_str(), change.physical_id.as_deref()) {
+        ("AWS::EC2::Instance", Some(id)) => format!(
+            " (aws ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination)"
+        ),
+        ("AWS::RDS::DBInstance", Some(id)) => format!(
+            " (aws rds modify-db-instance --db-instance-identifier {id} --no-deletion-protection --apply-immediately)"
+        ),
+        _ => String::new(),
+    }
 }
 
 /// `parameter DatabaseReaderEndpoints (output ReaderEndpoints of database): "a" -> known after database applies`
@@ -378,6 +404,7 @@ mod tests {
                 replacement: Replacement::Never,
                 replacement_source: ReplacementSource::Predicted,
                 stateful: false,
+                deletion_protection: None,
                 properties: vec![PropertyChange {
                     path: "UserData".into(),
                     before: Some(json!("r1.example")),

@@ -1,13 +1,18 @@
 //! The components of the reference platform as pure functions of an environment:
 //! a stack definition plus an environment becomes one CloudFormation template.
 
+pub mod api;
 pub mod bastion;
+pub mod crosscheck;
 pub mod database;
+pub mod functions;
 pub mod kms;
 pub mod log_group;
 pub mod network;
 pub mod raw;
 pub mod storage;
+pub mod tables;
+pub mod topics;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +42,18 @@ pub struct StackDefinition {
     pub queues: Vec<storage::QueueComponent>,
     #[serde(default)]
     pub buckets: Vec<storage::BucketComponent>,
+    #[serde(default)]
+    pub topics: Vec<topics::TopicComponent>,
+    #[serde(default)]
+    pub tables: Vec<tables::TableComponent>,
+    /// Where this stack's function code is uploaded (a bucket of another stack).
+    #[serde(default)]
+    pub artifacts: Option<functions::ArtifactLocation>,
+    #[serde(default)]
+    pub functions: Vec<functions::FunctionComponent>,
+    /// HTTP APIs routing to this stack's functions.
+    #[serde(default)]
+    pub apis: Vec<api::HttpApiComponent>,
     /// Where this stack's buckets write their server access logs (a log bucket of the stack).
     #[serde(default)]
     pub access_logs: storage::AccessLogs,
@@ -71,6 +88,10 @@ impl StackDefinition {
             && self.bastion.is_none()
             && self.queues.is_empty()
             && self.buckets.is_empty()
+            && self.topics.is_empty()
+            && self.tables.is_empty()
+            && self.functions.is_empty()
+            && self.apis.is_empty()
             && self.resources.is_empty()
     }
 }
@@ -106,6 +127,20 @@ impl StackContext<'_> {
     /// A `Name`-like prefix for human-facing names: `photofeed-dev`.
     pub fn prefix(&self) -> String {
         format!("{}-{}", self.project(), self.environment.name)
+    }
+
+    /// [`tags`](Self::tags) as a `{key: value}` map, for types whose schema tags that way
+    /// (API Gateway v2, SSM parameters).
+    pub fn tag_map(&self, name: Option<&str>) -> Value {
+        let mut map = serde_json::Map::new();
+        if let Value::Array(tags) = self.tags(name) {
+            for tag in tags {
+                if let (Some(key), Some(value)) = (tag["Key"].as_str(), tag.get("Value")) {
+                    map.insert(key.to_owned(), value.clone());
+                }
+            }
+        }
+        Value::Object(map)
     }
 
     /// The strata tags plus the environment's own, sorted by key; `name` adds a `Name` tag.
@@ -245,6 +280,40 @@ impl StackContext<'_> {
             .output(name, output)
             .map_err(|err| self.duplicate(field, err))
     }
+
+    /// A component's name and ARN as exported outputs (`{Base}{Kind}Name`, `{Base}{Kind}Arn`): ids
+    /// that never change, which other stacks import (a bucket's name, a table's ARN).
+    pub fn add_name_and_arn_outputs(
+        &self,
+        template: &mut Template,
+        field: &str,
+        id: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<(), Diagnostic> {
+        let base = format!("{}{kind}", naming::pascal_case(name));
+        let what = kind.to_lowercase();
+        for (output, description, value) in [
+            (
+                format!("{base}Name"),
+                format!("Name of the {name} {what}"),
+                intrinsics::reference(id),
+            ),
+            (
+                format!("{base}Arn"),
+                format!("ARN of the {name} {what}"),
+                intrinsics::get_att(id, "Arn"),
+            ),
+        ] {
+            self.add_output(
+                template,
+                field,
+                &output,
+                self.exported(&description, value, &output),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The trust policy of a role that the AWS service `service` (`ec2.amazonaws.com`) assumes,
@@ -270,7 +339,7 @@ pub fn build(
     if definition.is_empty() {
         return Err(vec![ctx.diagnostic(
             "",
-            "defines no components; add one of network, database, bastion, queues, buckets, resources",
+            "defines no components; add one of network, database, bastion, queues, buckets, topics, tables, functions, apis, resources",
         )]);
     }
     let mut template = Template {
@@ -287,12 +356,24 @@ pub fn build(
         bastion::build(component, ctx, &mut template)?;
     }
     storage::build(
-        &definition.queues,
-        &definition.buckets,
-        &definition.access_logs,
+        storage::StorageComponents {
+            queues: &definition.queues,
+            buckets: &definition.buckets,
+            topics: &definition.topics,
+            functions: &definition.functions,
+            access_logs: &definition.access_logs,
+        },
         ctx,
         &mut template,
     )?;
+    tables::build(&definition.tables, ctx, &mut template)?;
+    functions::build(
+        &definition.functions,
+        definition.artifacts.as_ref(),
+        ctx,
+        &mut template,
+    )?;
+    api::build(&definition.apis, &definition.functions, ctx, &mut template)?;
     raw::build(
         &definition.resources,
         &definition.outputs,

@@ -1,5 +1,6 @@
 //! Queues (each with a dead-letter queue) and buckets (encrypted, versioned, private, TLS-only),
-//! with bucket -> queue notifications and the queue policies that admit them.
+//! with bucket -> queue and bucket -> function notifications, and one policy per queue admitting
+//! exactly its senders: the buckets that notify it and the topics it subscribes to (`topics.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
@@ -12,6 +13,8 @@ use crate::diagnostic::Diagnostic;
 use crate::model::intrinsics::{get_att, reference, sub};
 use crate::model::{Lifecycle, Resource, Template};
 use crate::naming::{self, pascal_case};
+use crate::stacks::functions::{self, FunctionComponent};
+use crate::stacks::topics::{self, TopicComponent};
 use crate::stacks::{StackContext, kms};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,11 +108,16 @@ pub struct LifecycleRule {
     pub abort_incomplete_uploads_after_days: Option<u32>,
 }
 
+/// Where a bucket sends object events: a queue or a function of the same stack (exactly one).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notification {
     /// Name of a queue in the same stack.
-    pub queue: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Name of a function in the same stack.
+    #[serde(default)]
+    pub function: Option<String>,
     #[serde(default = "default_events")]
     pub events: Vec<String>,
     #[serde(default)]
@@ -152,6 +160,38 @@ pub fn bucket_id(purpose: &str) -> String {
     format!("{}Bucket", pascal_case(purpose))
 }
 
+pub fn queue_url_output(name: &str) -> String {
+    format!("{}QueueUrl", pascal_case(name))
+}
+
+pub fn queue_arn_output(name: &str) -> String {
+    format!("{}QueueArn", pascal_case(name))
+}
+
+pub fn bucket_name_output(purpose: &str) -> String {
+    format!("{}BucketName", pascal_case(purpose))
+}
+
+/// Names for a message, or `(none)`.
+pub fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The components of one stack this module builds or needs to know about.
+pub struct StorageComponents<'a> {
+    pub queues: &'a [QueueComponent],
+    pub buckets: &'a [BucketComponent],
+    pub topics: &'a [TopicComponent],
+    /// Functions of the same stack, which buckets may notify.
+    pub functions: &'a [FunctionComponent],
+    pub access_logs: &'a AccessLogs,
+}
+
 pub const ACCESS_LOG_BUCKET: &str = "AccessLogBucket";
 const BUCKETS_KEY: &str = "BucketsKey";
 
@@ -160,12 +200,17 @@ fn queue_key_id(name: &str) -> String {
 }
 
 pub fn build(
-    queues: &[QueueComponent],
-    buckets: &[BucketComponent],
-    access_logs: &AccessLogs,
+    components: StorageComponents,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Vec<Diagnostic>> {
+    let StorageComponents {
+        queues,
+        buckets,
+        topics,
+        functions,
+        access_logs,
+    } = components;
     let mut problems = Vec::new();
     check_unique(
         queues.iter().map(|q| q.name.as_str()),
@@ -181,22 +226,11 @@ pub fn build(
         ctx,
         &mut problems,
     );
-    // Which buckets notify each queue: one queue policy (and, for a queue under a key of the
-    // stack, one key policy statement) admits exactly those buckets.
-    let mut senders: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for bucket in buckets {
-        for notification in &bucket.notify {
-            let names = senders.entry(notification.queue.as_str()).or_default();
-            names.push(bucket_name(ctx, bucket));
-            names.sort();
-            names.dedup();
-        }
-    }
+    let senders = senders(buckets, topics, ctx);
+    let no_senders = Senders::default();
     for (index, queue) in queues.iter().enumerate() {
-        let notifying = senders
-            .get(queue.name.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        if let Err(problem) = build_queue(index, queue, notifying, ctx, template) {
+        let sending = senders.get(queue.name.as_str()).unwrap_or(&no_senders);
+        if let Err(problem) = build_queue(index, queue, sending, ctx, template) {
             problems.push(problem);
         }
     }
@@ -218,16 +252,28 @@ pub fn build(
     {
         problems.push(problem);
     }
+    let function_names = functions::names(functions);
     for (index, bucket) in buckets.iter().enumerate() {
-        if let Err(mut found) = build_bucket(index, bucket, &queue_names, logging, ctx, template) {
+        if let Err(mut found) = build_bucket(
+            index,
+            bucket,
+            &queue_names,
+            &function_names,
+            logging,
+            ctx,
+            template,
+        ) {
             problems.append(&mut found);
         }
     }
-    for (queue, buckets) in senders {
-        if !queue_names.contains_key(queue) {
-            continue; // reported by build_bucket
+    if let Err(mut found) = topics::build(topics, &queue_names, ctx, template) {
+        problems.append(&mut found);
+    }
+    for (queue, senders) in &senders {
+        if !queue_names.contains_key(queue.as_str()) {
+            continue; // reported by build_bucket or topics::build
         }
-        if let Err(problem) = queue_policy(queue, &buckets, ctx, template) {
+        if let Err(problem) = queue_policy(queue, senders, ctx, template) {
             problems.push(problem);
         }
     }
@@ -238,7 +284,7 @@ pub fn build(
     }
 }
 
-fn check_unique<'a>(
+pub(crate) fn check_unique<'a>(
     names: impl Iterator<Item = &'a str>,
     list: &str,
     key: &str,
@@ -265,7 +311,7 @@ fn queue_name(ctx: &StackContext, queue: &QueueComponent, suffix: &str) -> Strin
 fn build_queue(
     index: usize,
     queue: &QueueComponent,
-    notifying_buckets: &[String],
+    senders: &Senders,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
@@ -341,7 +387,7 @@ fn build_queue(
                         queue.name
                     ),
                     &format!("{}-queue", queue.name),
-                    notification_grant(notifying_buckets, ctx),
+                    notification_grants(senders, ctx),
                 ),
             )?;
             // "KmsMasterKeyId: The ID of an AWS managed customer master key (CMK) for Amazon SQS
@@ -406,6 +452,7 @@ fn build_bucket(
     index: usize,
     bucket: &BucketComponent,
     queues: &BTreeMap<&str, &QueueComponent>,
+    functions: &BTreeMap<&str, &FunctionComponent>,
     logging: bool,
     ctx: &StackContext,
     template: &mut Template,
@@ -439,55 +486,65 @@ fn build_bucket(
     }
     let mut resource = Resource::new("AWS::S3::Bucket", Value::Null);
     if !bucket.notify.is_empty() {
-        let mut configurations = Vec::new();
+        let mut to_queues = Vec::new();
+        let mut to_functions = Vec::new();
         for (n, notification) in bucket.notify.iter().enumerate() {
             let path = format!("{field}.notify[{n}]");
-            if !queues.contains_key(notification.queue.as_str()) {
-                let known: Vec<&str> = queues.keys().copied().collect();
-                return Err(vec![ctx.diagnostic(
-                    &format!("{path}.queue"),
-                    format!(
-                        "unknown queue `{}`; queues in this stack: {}",
-                        notification.queue,
-                        if known.is_empty() {
-                            "(none)".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                )]);
-            }
-            if queues
-                .get(notification.queue.as_str())
-                .is_some_and(|queue| queue.fifo)
-            {
-                return Err(vec![ctx.diagnostic(
-                    &format!("{path}.queue"),
-                    format!(
-                        "queue `{}` is a FIFO queue, and S3 cannot notify one: \"FIFO queues are not \
-                         allowed when enabling an SQS queue as the event notification destination\" \
-                         (CloudFormation reference, AWS::S3::Bucket QueueConfiguration); notify a \
-                         standard queue",
-                        notification.queue
-                    ),
-                )]);
-            }
             if notification.events.is_empty() {
                 return Err(vec![
                     ctx.diagnostic(&format!("{path}.events"), "lists no events"),
                 ]);
             }
-            for event in &notification.events {
-                let configuration = json!({
-                    "Event": event,
-                    "Queue": get_att(&queue_id(&notification.queue), "Arn"),
-                });
-                configurations.push(with_filter(configuration, notification));
+            match (&notification.queue, &notification.function) {
+                (Some(queue), None) => {
+                    check_notified_queue(&path, queue, queues, ctx)?;
+                    for event in &notification.events {
+                        let configuration = json!({
+                            "Event": event,
+                            "Queue": get_att(&queue_id(queue), "Arn"),
+                        });
+                        to_queues.push(with_filter(configuration, notification));
+                    }
+                    // S3 checks it may send to the queue when the notification is created.
+                    resource = resource.depends_on(queue_policy_id(queue));
+                }
+                (None, Some(function)) => {
+                    if !functions.contains_key(function.as_str()) {
+                        return Err(vec![ctx.diagnostic(
+                            &format!("{path}.function"),
+                            format!(
+                                "unknown function `{function}`; a bucket notifies functions of its own stack: {}",
+                                listing(functions.keys().copied())
+                            ),
+                        )]);
+                    }
+                    for event in &notification.events {
+                        let configuration = json!({
+                            "Event": event,
+                            "Function": get_att(&functions::function_id(function), "Arn"),
+                        });
+                        to_functions.push(with_filter(configuration, notification));
+                    }
+                    let permission = invoke_permission(bucket, function, &name, ctx, template)
+                        .map_err(|d| vec![d])?;
+                    // S3 checks it may invoke the function when the notification is created.
+                    resource = resource.depends_on(permission);
+                }
+                _ => {
+                    return Err(vec![
+                        ctx.diagnostic(&path, "names exactly one of `queue` or `function`"),
+                    ]);
+                }
             }
-            // S3 checks it may send to the queue when the notification is created.
-            resource = resource.depends_on(queue_policy_id(&notification.queue));
         }
-        properties["NotificationConfiguration"] = json!({ "QueueConfigurations": configurations });
+        let mut configuration = serde_json::Map::new();
+        if !to_queues.is_empty() {
+            configuration.insert("QueueConfigurations".into(), Value::Array(to_queues));
+        }
+        if !to_functions.is_empty() {
+            configuration.insert("LambdaConfigurations".into(), Value::Array(to_functions));
+        }
+        properties["NotificationConfiguration"] = Value::Object(configuration);
     }
     resource.properties = properties;
     // Objects are the data: keep the bucket when the stack goes or the bucket is replaced, but not
@@ -502,27 +559,7 @@ fn build_bucket(
         bucket_policy(&id, vec![]),
     ))?;
 
-    let base = pascal_case(&bucket.purpose);
-    for (output, description, value) in [
-        (
-            format!("{base}BucketName"),
-            format!("Name of the {} bucket", bucket.purpose),
-            reference(&id),
-        ),
-        (
-            format!("{base}BucketArn"),
-            format!("ARN of the {} bucket", bucket.purpose),
-            get_att(&id, "Arn"),
-        ),
-    ] {
-        one(ctx.add_output(
-            template,
-            &field,
-            &output,
-            ctx.exported(&description, value, &output),
-        ))?;
-    }
-    Ok(())
+    one(ctx.add_name_and_arn_outputs(template, &field, &id, "Bucket", &bucket.purpose))
 }
 
 /// Encrypted (`encryption` is the `ServerSideEncryptionByDefault`), versioned, all four public
@@ -648,24 +685,43 @@ fn access_log_bucket(
     ))
 }
 
-/// The key policy statement without which S3 cannot send notifications to a queue encrypted with
-/// a customer-managed key: "If you turn on server-side encryption for the queue ... you must give
+/// The key policy statements without which S3 and SNS cannot send to a queue encrypted with a
+/// customer-managed key: "If you turn on server-side encryption for the queue ... you must give
 /// the Amazon S3 service principal `kms:GenerateDataKey` and `kms:Decrypt` permissions" on the key,
 /// otherwise the notifications are not delivered (S3 User Guide, Walkthrough: Configuring a bucket
-/// for notifications, and SQS Developer Guide, Enable compatibility between event sources from
-/// AWS services and encrypted queues). Limited to exactly the notifying buckets of this account.
-fn notification_grant(notifying_buckets: &[String], ctx: &StackContext) -> Vec<Value> {
-    if notifying_buckets.is_empty() {
-        return vec![];
+/// for notifications), and the same two actions for `sns.amazonaws.com` for a subscribed topic (SQS
+/// Developer Guide, Enable compatibility between event sources from AWS services and encrypted
+/// queues). Limited to exactly the notifying buckets of this account and the subscribed topics; the
+/// topics' ARNs are built from their names because a topic waits for its queue, which waits for
+/// its key.
+fn notification_grants(senders: &Senders, ctx: &StackContext) -> Vec<Value> {
+    let mut grants = Vec::new();
+    if !senders.buckets.is_empty() {
+        grants.push(json!({
+            "Sid": "AllowBucketNotificationsToEncryptedQueue",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": from_buckets_of_this_account(&senders.buckets, ctx),
+        }));
     }
-    vec![json!({
-        "Sid": "AllowBucketNotificationsToEncryptedQueue",
-        "Effect": "Allow",
-        "Principal": { "Service": "s3.amazonaws.com" },
-        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-        "Resource": "*",
-        "Condition": from_buckets_of_this_account(notifying_buckets, ctx),
-    })]
+    if !senders.topics.is_empty() {
+        let sources: Vec<Value> = senders
+            .topics
+            .iter()
+            .map(|topic| topics::topic_arn(ctx, topic))
+            .collect();
+        grants.push(json!({
+            "Sid": "AllowTopicMessagesToEncryptedQueue",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": { "ArnEquals": { "aws:SourceArn": sources } },
+        }));
+    }
+    grants
 }
 
 /// A policy condition admitting a service acting for exactly the named buckets of this account
@@ -735,37 +791,160 @@ fn lifecycle_rules(
     Ok(rendered)
 }
 
+fn check_notified_queue(
+    path: &str,
+    queue: &str,
+    queues: &BTreeMap<&str, &QueueComponent>,
+    ctx: &StackContext,
+) -> Result<(), Vec<Diagnostic>> {
+    match queues.get(queue) {
+        None => Err(vec![ctx.diagnostic(
+            &format!("{path}.queue"),
+            format!(
+                "unknown queue `{queue}`; queues in this stack: {}",
+                listing(queues.keys().copied())
+            ),
+        )]),
+        Some(found) if found.fifo => Err(vec![ctx.diagnostic(
+            &format!("{path}.queue"),
+            format!(
+                "queue `{queue}` is a FIFO queue, and S3 cannot notify one: \"FIFO queues are not \
+                 allowed when enabling an SQS queue as the event notification destination\" \
+                 (CloudFormation reference, AWS::S3::Bucket QueueConfiguration); notify a \
+                 standard queue"
+            ),
+        )]),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Lets S3 invoke `function` for events of exactly this bucket of this account. The bucket's ARN is
+/// built from its name, not `Fn::GetAtt`: the bucket waits for this permission (S3 checks it when
+/// the notification is created), so the permission cannot wait for the bucket.
+fn invoke_permission(
+    bucket: &BucketComponent,
+    function: &str,
+    bucket_name: &str,
+    ctx: &StackContext,
+    template: &mut Template,
+) -> Result<String, Diagnostic> {
+    let id = format!(
+        "{}Invokes{}Permission",
+        bucket_id(&bucket.purpose),
+        pascal_case(function)
+    );
+    if template.resources.contains_key(&id) {
+        return Ok(id);
+    }
+    ctx.add(
+        template,
+        "buckets",
+        &id,
+        Resource::new(
+            "AWS::Lambda::Permission",
+            json!({
+                "FunctionName": reference(&functions::function_id(function)),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "s3.amazonaws.com",
+                "SourceArn": sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket_name}")),
+                "SourceAccount": ctx.account_id(),
+            }),
+        ),
+    )?;
+    Ok(id)
+}
+
 fn queue_policy_id(queue: &str) -> String {
     format!("{}QueuePolicy", pascal_case(queue))
 }
 
-/// Admits only the named buckets of this account to send to the queue.
+/// The buckets (by bucket name) and topics (by component name) that send to one queue, sorted.
+#[derive(Debug, Default)]
+pub struct Senders {
+    buckets: Vec<String>,
+    topics: Vec<String>,
+}
+
+/// Which buckets and topics send to each queue: one queue policy (and, for a queue under a key of
+/// the stack, one key policy) admits exactly those. Unknown queues are reported where they are named.
+fn senders(
+    buckets: &[BucketComponent],
+    topics: &[TopicComponent],
+    ctx: &StackContext,
+) -> BTreeMap<String, Senders> {
+    let mut senders: BTreeMap<String, Senders> = BTreeMap::new();
+    for bucket in buckets {
+        for queue in bucket.notify.iter().filter_map(|n| n.queue.as_deref()) {
+            senders
+                .entry(queue.to_owned())
+                .or_default()
+                .buckets
+                .push(bucket_name(ctx, bucket));
+        }
+    }
+    for topic in topics {
+        for subscriber in &topic.subscribers {
+            senders
+                .entry(subscriber.queue.clone())
+                .or_default()
+                .topics
+                .push(topic.name.clone());
+        }
+    }
+    for sending in senders.values_mut() {
+        sending.buckets.sort();
+        sending.buckets.dedup();
+        sending.topics.sort();
+        sending.topics.dedup();
+    }
+    senders
+}
+
+/// Admits only the named buckets of this account and the named topics to send to the queue.
 fn queue_policy(
     queue: &str,
-    buckets: &[String],
+    senders: &Senders,
     ctx: &StackContext,
     template: &mut Template,
 ) -> Result<(), Diagnostic> {
+    let Senders { buckets, topics } = senders;
     let id = queue_id(queue);
+    let mut statements = Vec::new();
+    if !buckets.is_empty() {
+        statements.push(json!({
+            "Sid": "AllowBucketNotifications",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": get_att(&id, "Arn"),
+            "Condition": from_buckets_of_this_account(buckets, ctx),
+        }));
+    }
+    if !topics.is_empty() {
+        // SNS Developer Guide, Fanout to Amazon SQS queues: the queue policy allows
+        // `sns.amazonaws.com` to SendMessage with an `aws:SourceArn` condition on the topic.
+        let sources: Vec<Value> = topics
+            .iter()
+            .map(|topic| reference(&topics::topic_id(topic)))
+            .collect();
+        statements.push(json!({
+            "Sid": "AllowTopicMessages",
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": get_att(&id, "Arn"),
+            "Condition": { "ArnEquals": { "aws:SourceArn": sources } },
+        }));
+    }
     ctx.add(
         template,
-        "buckets",
+        "queues",
         &queue_policy_id(queue),
         Resource::new(
             "AWS::SQS::QueuePolicy",
             json!({
                 "Queues": [reference(&id)],
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AllowBucketNotifications",
-                        "Effect": "Allow",
-                        "Principal": { "Service": "s3.amazonaws.com" },
-                        "Action": "sqs:SendMessage",
-                        "Resource": get_att(&id, "Arn"),
-                        "Condition": from_buckets_of_this_account(buckets, ctx),
-                    }],
-                },
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
             }),
         ),
     )

@@ -23,7 +23,34 @@ pub fn apply(root: &Path, env: &str, moto: &Moto) {
 /// moto's CloudFormation cannot delete NAT gateways or route tables, so deleting a VPC stack fails
 /// with DependencyViolation and leaks the VPC (MOTO_NOTES.md §5). AWS deletes them
 /// with the stack. Remove them through the EC2 API first, exactly as the stack would.
+///
+/// And moto treats `DeletionPolicy: RetainExceptOnCreate` as `Delete`: a bucket holding objects
+/// (the artifact bucket's function packages) then fails its delete silently, and DescribeStacks of
+/// the deleted stack by its id answers HTTP 500 (moto re-creates the bucket while resolving the
+/// outputs: BucketAlreadyExists; MOTO_NOTES section 12). AWS keeps the bucket and completes the
+/// delete. Emptying the buckets first gives the emulator the case it handles.
 pub async fn delete_what_moto_cannot(clients: &AwsClients) {
+    let buckets = clients.s3.list_buckets().send().await.unwrap();
+    for bucket in buckets.buckets() {
+        let name = bucket.name().unwrap();
+        let objects = clients
+            .s3
+            .list_objects_v2()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap();
+        for object in objects.contents() {
+            clients
+                .s3
+                .delete_object()
+                .bucket(name)
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
     let nats = clients.ec2.describe_nat_gateways().send().await.unwrap();
     for nat in nats.nat_gateways() {
         clients

@@ -40,6 +40,14 @@ impl Fixture {
         Fixture { dir }
     }
 
+    /// A private copy of another project in this repository (`examples/notes-service`), symbolic
+    /// links resolved.
+    pub fn copy_of(relative_root: &str) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&project_root().join(relative_root), dir.path());
+        Fixture { dir }
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -108,6 +116,7 @@ pub fn python_tools() -> PathBuf {
     root.join(".venv/bin")
 }
 
+pub mod align;
 pub mod deploy;
 pub mod faults;
 pub mod moto;
@@ -218,6 +227,9 @@ resources:
       KeySchema:
         - AttributeName: id
           KeyType: HASH
+      # application.guard holds raw tables to what the table component renders.
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }
+      SSESpecification: { SSEEnabled: true }
       Tags:
         - { Key: project, Value: "{{project}}" }
         - { Key: environment, Value: "{{environment}}" }

@@ -3,8 +3,10 @@
 //! A check compares only what is declared (plus the few defaults AWS applies for certain), and skips what it
 //! cannot resolve or read: every reported difference must be real.
 
+mod application;
 mod compute;
 mod database;
+mod keys;
 mod network;
 mod security_group;
 mod storage;
@@ -164,6 +166,10 @@ pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
         DriftReader::DbInstance => database::db_instance(ctx),
         DriftReader::Bucket => storage::bucket(ctx),
         DriftReader::Queue => storage::queue(ctx),
+        DriftReader::Function => application::function(ctx),
+        DriftReader::Table => application::table(ctx),
+        DriftReader::FlowLog => network::flow_log(ctx),
+        DriftReader::KmsKey => keys::kms_key(ctx),
         // Its rule is compared with the group's live rules by the group's check.
         DriftReader::SecurityGroupRule => Diffs::default().verdict(),
     }
@@ -202,7 +208,11 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         | DriftReader::Instance
         | DriftReader::DbInstance
         | DriftReader::Bucket
-        | DriftReader::Queue => &[],
+        | DriftReader::Queue
+        | DriftReader::Function
+        | DriftReader::Table
+        | DriftReader::FlowLog
+        | DriftReader::KmsKey => &[],
     };
     wanted
         .iter()

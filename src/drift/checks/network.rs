@@ -221,6 +221,33 @@ pub fn eip_association(ctx: &Ctx) -> Verdict {
     diffs.verdict()
 }
 
+/// A VPC flow log: still there (deleted, the VPC's traffic goes unrecorded: `[security]`), recording
+/// the declared traffic of the declared resource into the declared destination.
+pub fn flow_log(ctx: &Ctx) -> Verdict {
+    let Some(log) = ctx.live.flow_logs.get(ctx.physical_id) else {
+        return Verdict::Deleted;
+    };
+    let mut diffs = Diffs::default();
+    diffs.property(ctx, "ResourceId", text(&log.resource_id), Kind::Text);
+    diffs.property(ctx, "TrafficType", text(&log.traffic_type), Kind::Text);
+    // AWS::EC2::FlowLog, LogDestinationType: "Default: cloud-watch-logs".
+    diffs.property_or(
+        ctx,
+        "LogDestinationType",
+        json!("cloud-watch-logs"),
+        text(&log.log_destination_type),
+        Kind::Text,
+    );
+    diffs.property(ctx, "LogGroupName", text(&log.log_group_name), Kind::Text);
+    diffs.property(
+        ctx,
+        "LogDestination",
+        text(&log.log_destination),
+        Kind::Text,
+    );
+    diffs.verdict()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -365,6 +392,52 @@ mod tests {
             .nat_gateways
             .insert("nat-1".into(), nat("deleted"));
         assert!(super::super::testing::is_deleted(&case, "nat-1"));
+    }
+
+    fn flow_log(traffic: &str) -> crate::aws::live::FlowLog {
+        crate::aws::live::FlowLog {
+            id: "fl-1".into(),
+            resource_id: Some("vpc-1".into()),
+            traffic_type: Some(traffic.into()),
+            log_destination_type: Some("cloud-watch-logs".into()),
+            log_group_name: Some("app-dev-network-FlowLogGroup".into()),
+            log_destination: Some(
+                "arn:aws:logs:eu-west-1:111111111111:log-group:app-dev-network-FlowLogGroup".into(),
+            ),
+        }
+    }
+
+    fn flow_log_case() -> Case {
+        Case::new(
+            "AWS::EC2::FlowLog",
+            json!({"ResourceId": {"Ref": "Vpc"}, "ResourceType": "VPC", "TrafficType": "ALL",
+                   "LogGroupName": {"Ref": "FlowLogGroup"},
+                   "DeliverLogsPermissionArn": {"Fn::GetAtt": ["FlowLogRole", "Arn"]}}),
+        )
+        .physical("Vpc", "vpc-1")
+        .physical("FlowLogGroup", "app-dev-network-FlowLogGroup")
+    }
+
+    /// Issue 14: a flow log deleted out of band is [security] drift; one that records less too.
+    #[test]
+    fn a_flow_log_deleted_or_narrowed_is_security_drift() {
+        let mut case = flow_log_case();
+        case.live.flow_logs.insert("fl-1".into(), flow_log("ALL"));
+        assert_eq!(differences(&case, "fl-1"), vec![]);
+
+        case.live
+            .flow_logs
+            .insert("fl-1".into(), flow_log("REJECT"));
+        let found = differences(&case, "fl-1");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].path, "TrafficType");
+        assert_eq!(found[0].severity, Severity::Security);
+
+        assert!(super::super::testing::is_deleted(&flow_log_case(), "fl-1"));
+        assert_eq!(
+            crate::drift::normalize::deleted_severity("AWS::EC2::FlowLog"),
+            Severity::Security
+        );
     }
 
     #[test]

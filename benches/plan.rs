@@ -58,10 +58,9 @@ fn no_change_plan(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
-    group.bench_function(
-        "no-change plan of dev against moto (process)",
-        |b| b.iter(plan),
-    );
+    group.bench_function("no-change plan of dev against moto (process)", |b| {
+        b.iter(plan)
+    });
     group.finish();
 }
 

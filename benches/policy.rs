@@ -24,38 +24,22 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use strata::policy::{ReportCache, TemplateInput, Waiver, evaluate};
 use strata::project::{Project, RenderedEnvironment};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy file");
-        }
-    }
-}
+use support::Fixture;
 
 /// A copy of the shipped project with `copies` more environments, each the dev environment's file again.
-fn fleet(copies: usize) -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().expect("temp dir");
-    for sub in ["environments", "stacks", "policies"] {
-        copy_dir(&root.join(sub), &dir.path().join(sub));
-    }
-    let dev = std::fs::read_to_string(root.join("environments/dev.yaml")).expect("dev.yaml");
+fn fleet(copies: usize) -> Fixture {
+    let fixture = Fixture::copy_of_project();
+    let dev = std::fs::read_to_string(fixture.path("environments/dev.yaml")).expect("dev.yaml");
     for index in 0..copies {
-        std::fs::write(
-            dir.path().join(format!("environments/dev{index:04}.yaml")),
-            &dev,
-        )
-        .expect("write environment");
+        fixture.write(&format!("environments/dev{index:04}.yaml"), &dev);
     }
-    dir
+    fixture
 }
 
 fn render_all(project: &Project, names: &[String]) -> Vec<RenderedEnvironment> {
@@ -147,7 +131,7 @@ fn validate(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     for copies in [30, 300, 1000] {
         let dir = fleet(copies);
-        let project = Project::open(dir.path()).expect("the fleet opens");
+        let project = Project::open(dir.root()).expect("the fleet opens");
         let names: Vec<String> = (0..copies).map(|i| format!("dev{i:04}")).collect();
         let cache_dir = tempfile::tempdir().expect("temp dir");
         let cache = warmed(&project, &names, cache_dir.path());

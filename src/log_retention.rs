@@ -146,6 +146,17 @@ pub async fn enforce<L: LogGroups>(
     Ok(changes)
 }
 
+/// The retention the environment declares for its database logs. Without database settings no stack
+/// renders a DB instance, so there is no log group to set or check.
+pub fn declared_retention(rendered: &RenderedEnvironment) -> Option<u32> {
+    rendered
+        .environment
+        .settings
+        .database
+        .as_ref()
+        .map(|db| db.log_retention_days)
+}
+
 /// After an apply: the retention of every exported log of the instances in `stack_names` (short
 /// names) as deployed now. A stack that does not exist has nothing to set.
 pub async fn apply<C: CloudFormation, L: LogGroups>(
@@ -154,14 +165,7 @@ pub async fn apply<C: CloudFormation, L: LogGroups>(
     rendered: &RenderedEnvironment,
     stack_names: &[String],
 ) -> Result<Vec<RetentionChange>, AwsError> {
-    // Without database settings no stack renders a DB instance, so there is no log group to set.
-    let Some(days) = rendered
-        .environment
-        .settings
-        .database
-        .as_ref()
-        .map(|db| db.log_retention_days)
-    else {
+    let Some(days) = declared_retention(rendered) else {
         return Ok(Vec::new());
     };
     let mut targets = Vec::new();

@@ -821,45 +821,16 @@ fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
 #[test]
 fn one_pass_over_every_environment_finds_what_one_evaluation_per_template_finds() {
     use std::collections::BTreeSet;
-    use strata::policy::{Evaluation, evaluate_checked};
+    use strata::policy::evaluate_checked;
 
-    let project = strata::project::Project::open(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .expect("project opens");
-    let rendered: Vec<_> = ["dev", "staging", "prod"]
-        .iter()
-        .map(|env| project.render(env).expect("renders"))
-        .collect();
-    let values: Vec<Vec<Value>> = rendered
-        .iter()
-        .map(|r| {
-            r.stacks
-                .iter()
-                .map(|s| strata::render::template_value(&s.template))
-                .collect()
+    let (rendered, values) = shipped_environments();
+    let evaluations = evaluations_of(&rendered, &values, |index| {
+        all_at(if index == 1 {
+            Level::Warn
+        } else {
+            Level::Error
         })
-        .collect();
-    let evaluations: Vec<Evaluation> = rendered
-        .iter()
-        .zip(&values)
-        .enumerate()
-        .map(|(index, (r, values))| Evaluation {
-            files: all_at(if index == 1 {
-                Level::Warn
-            } else {
-                Level::Error
-            }),
-            templates: r
-                .stacks
-                .iter()
-                .zip(values)
-                .map(|(s, template)| TemplateInput {
-                    stack: &s.name,
-                    template,
-                })
-                .collect(),
-            waivers: r.stacks.iter().flat_map(|s| s.waivers.clone()).collect(),
-        })
-        .collect();
+    });
 
     let batched = evaluate_checked(&evaluations).expect("evaluates");
     assert_eq!(batched.len(), 3);
@@ -904,16 +875,18 @@ fn shipped_environments() -> (Vec<strata::project::RenderedEnvironment>, Vec<Vec
     (rendered, values)
 }
 
+/// One evaluation per rendered environment, with the rule files `files_of` gives its index.
 fn evaluations_of<'a>(
     rendered: &'a [strata::project::RenderedEnvironment],
     values: &'a [Vec<Value>],
-    files: &[(RuleFile, Level)],
+    files_of: impl Fn(usize) -> Vec<(RuleFile, Level)>,
 ) -> Vec<strata::policy::Evaluation<'a>> {
     rendered
         .iter()
         .zip(values)
-        .map(|(r, values)| strata::policy::Evaluation {
-            files: files.to_vec(),
+        .enumerate()
+        .map(|(index, (r, values))| strata::policy::Evaluation {
+            files: files_of(index),
             templates: r
                 .stacks
                 .iter()
@@ -939,7 +912,7 @@ fn the_policy_cache_reuses_only_unchanged_rule_files_and_templates_and_findings_
     let templates: usize = values.iter().map(Vec::len).sum();
     let pairs = templates * files.len();
 
-    let evaluations = evaluations_of(&rendered, &values, &files);
+    let evaluations = evaluations_of(&rendered, &values, |_| files.clone());
     let uncached = evaluate_checked(&evaluations).expect("evaluates");
     assert!(
         uncached
@@ -975,7 +948,7 @@ fn the_policy_cache_reuses_only_unchanged_rule_files_and_templates_and_findings_
     storage.0.content.push_str(
         "\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel rule fails everywhere>>\n}\n",
     );
-    let evaluations = evaluations_of(&rendered, &values, &changed_files);
+    let evaluations = evaluations_of(&rendered, &values, |_| changed_files.clone());
     let (reports, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
     assert_eq!(
         used,
@@ -997,7 +970,7 @@ fn the_policy_cache_reuses_only_unchanged_rule_files_and_templates_and_findings_
 
     // A changed template is evaluated again by every rule file, and only it.
     values[0][0]["Metadata"] = json!({ "CacheTest": "changed" });
-    let evaluations = evaluations_of(&rendered, &values, &files);
+    let evaluations = evaluations_of(&rendered, &values, |_| files.clone());
     let (reports, used) = evaluate_cached(&evaluations, &cache).expect("evaluates");
     assert_eq!(
         used,

@@ -217,14 +217,7 @@ fn log_retention_targets(
     inputs: &Inputs,
     rendered: &RenderedEnvironment,
 ) -> Vec<crate::log_retention::Target> {
-    // Without database settings no stack renders a DB instance, so there is no log group to check.
-    let Some(days) = rendered
-        .environment
-        .settings
-        .database
-        .as_ref()
-        .map(|db| db.log_retention_days)
-    else {
+    let Some(days) = crate::log_retention::declared_retention(rendered) else {
         return Vec::new();
     };
     inputs

@@ -14,7 +14,8 @@ python=.venv/bin/python
 account=$(sed -n 's/^account_id: *"\{0,1\}\([0-9]\{12\}\)"\{0,1\}.*/\1/p' environments/dev.yaml)
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=.venv/demo-moto.log
-MOTO_ACCOUNT_ID="$account" .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# moto's own server, plus the CloudFormation model it lacks for the database secret (see the script).
+MOTO_ACCOUNT_ID="$account" "$python" tests/support/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; echo "== emulator stopped"' EXIT
 "$python" - "$port" <<'PY'

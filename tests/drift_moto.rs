@@ -222,10 +222,10 @@ fn right_after_deploy_there_is_no_drift() {
     );
 }
 
-/// Issue 10, finding 1, as far as the emulator can show it. moto's CloudFormation skips the secret and its
-/// attachment and never resolves the dynamic reference, so what CloudFormation itself does (generate the
-/// password at creation, resolve `{{resolve:secretsmanager:...}}` for the primary, keep the secret on delete) is
-/// covered offline: cfn-lint validates the resources against their schemas, tests/templates.rs pins the pattern
+/// Issue 10, finding 1, as far as the emulator can show it. moto's CloudFormation creates the secret only through
+/// tests/support/moto_server.py (which generates its value as the reference says), skips its attachment and never
+/// resolves the dynamic reference, so what CloudFormation itself does (resolve `{{resolve:secretsmanager:...}}`
+/// for the primary, keep the secret on delete) is covered offline: cfn-lint validates the resources against their schemas, tests/templates.rs pins the pattern
 /// and policies/database.guard accepts only the dynamic reference. What this shows: the declared
 /// `GenerateSecretString` is accepted by Secrets Manager's generator and yields a password RDS accepts
 /// (AWS::RDS::DBInstance, MasterUserPassword: any printable ASCII "except "/", """, or "@"", 8 to 128
@@ -235,11 +235,12 @@ fn right_after_deploy_there_is_no_drift() {
 fn the_master_secret_holds_credentials_rds_accepts_for_the_primary() {
     let dev = Dev::deploy();
     let primary = dev.physical_id("database", "DatabasePrimary");
+    let secret_arn = dev.physical_id("database", "DatabaseMasterSecret");
     let value = dev.runtime.block_on(async {
         let secret = dev
             .secrets
             .get_secret_value()
-            .secret_id("photofeed-dev-database-DatabaseMasterSecret")
+            .secret_id(&secret_arn)
             .send()
             .await
             .unwrap();

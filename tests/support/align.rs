@@ -118,18 +118,17 @@ impl Deployed {
 /// `AWS::SQS::QueuePolicy`, bucket `LoggingConfiguration` (PutBucketLogging: moto checks that the destination's
 /// bucket policy admits `logging.s3.amazonaws.com`), and the DB instances' monitoring, insights, IAM
 /// authentication and log exports. (`AWS::EC2::EIPAssociation` is also ignored by moto; dev declares none.)
-/// Further, moto's CloudFormation silently skips `AWS::SecretsManager::Secret` and
-/// `AWS::SecretsManager::SecretTargetAttachment` (stack CREATE_COMPLETE, no secret, MOTO_NOTES section 4), and
-/// stores the primary's `{{resolve:secretsmanager:...}}` password unresolved: so the database's master secret
-/// is generated here through the Secrets Manager API from the declared `GenerateSecretString`, given the
-/// primary's connection details as the attachment would, and its password set on the primary.
+/// Further, moto's CloudFormation silently skips `AWS::SecretsManager::SecretTargetAttachment` (stack
+/// CREATE_COMPLETE, MOTO_NOTES section 4) and stores the primary's `{{resolve:secretsmanager:...}}` password
+/// unresolved: so the master secret (which tests/support/moto_server.py lets moto's CloudFormation create) is
+/// given the primary's connection details here as the attachment would, and its password set on the primary.
 /// Product code never special-cases the emulator: these are all real drift on AWS, and strata reports them.
 pub async fn align_emulator_with_declarations(
     clients: &AwsClients,
     secrets: &aws_sdk_secretsmanager::Client,
     rendered: &RenderedEnvironment,
 ) {
-    // Secrets created here, by logical id: (ARN, secret value).
+    // The stacks' secrets, by logical id: (ARN, secret value).
     let mut created: BTreeMap<String, (String, Value)> = BTreeMap::new();
     for stack in &rendered.stacks {
         let deployed = Deployed::read(clients, &stack.stack_name).await;
@@ -138,10 +137,15 @@ pub async fn align_emulator_with_declarations(
             let properties = deployed.resolve_all(&stack.stack_name, &resource.properties);
             let physical = deployed.physical_ids.get(logical_id).map(String::as_str);
             match (resource.resource_type, physical) {
-                ("AWS::SecretsManager::Secret", None) => {
-                    let secret =
-                        create_secret(secrets, &stack.stack_name, logical_id, &properties).await;
-                    created.insert(logical_id.clone(), secret);
+                ("AWS::SecretsManager::Secret", Some(arn)) => {
+                    let value = secrets
+                        .get_secret_value()
+                        .secret_id(arn)
+                        .send()
+                        .await
+                        .unwrap();
+                    let value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+                    created.insert(logical_id.clone(), (arn.to_owned(), value));
                 }
                 ("AWS::SecretsManager::SecretTargetAttachment", None) => {
                     let secret = resource.properties["SecretId"]["Ref"].as_str().unwrap();
@@ -325,42 +329,6 @@ fn declared_secret(password: &Value) -> Option<&str> {
     text.strip_prefix("{{resolve:secretsmanager:${")?
         .split('}')
         .next()
-}
-
-/// What CloudFormation does for `GenerateSecretString` (CloudFormation reference, AWS::SecretsManager::Secret
-/// GenerateSecretString; "Required permissions: secretsmanager:GetRandomPassword"): a random password with the
-/// declared length and exclusions, stored under `GenerateStringKey` in `SecretStringTemplate`. The name follows
-/// CloudFormation's pattern for unnamed resources, `<stack>-<LogicalId>` (plus a random suffix on AWS).
-async fn create_secret(
-    secrets: &aws_sdk_secretsmanager::Client,
-    stack: &str,
-    logical_id: &str,
-    properties: &Value,
-) -> (String, Value) {
-    let generate = &properties["GenerateSecretString"];
-    let password = secrets
-        .get_random_password()
-        .set_password_length(generate["PasswordLength"].as_i64())
-        .set_exclude_characters(generate["ExcludeCharacters"].as_str().map(str::to_owned))
-        .set_include_space(generate["IncludeSpace"].as_bool())
-        .send()
-        .await
-        .unwrap()
-        .random_password()
-        .unwrap()
-        .to_owned();
-    let mut value: Value =
-        serde_json::from_str(generate["SecretStringTemplate"].as_str().unwrap()).unwrap();
-    value[generate["GenerateStringKey"].as_str().unwrap()] = Value::String(password);
-    let created = secrets
-        .create_secret()
-        .name(format!("{stack}-{logical_id}"))
-        .set_description(properties["Description"].as_str().map(str::to_owned))
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .unwrap();
-    (created.arn().unwrap().to_owned(), value)
 }
 
 /// What `AWS::SecretsManager::SecretTargetAttachment` (TargetType `AWS::RDS::DBInstance`) adds to the secret:

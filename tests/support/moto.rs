@@ -1,11 +1,14 @@
 //! A moto server for tests: a project-local venv with the pinned moto, one server per `Moto` value.
 //!
-//! Design: every `Moto::start()` gets its own `moto_server` process on its own free port, killed when the value
+//! Design: every `Moto::start()` gets its own moto server process on its own free port, killed when the value
 //! drops. moto keeps all state in one process, so a server shared between concurrently running tests would make
 //! every account-wide call (ListExports, DescribeStacks without a name, DescribeImages) race; sharing it safely
 //! means a mutex, which serialises the tests anyway. A server starts in about 1-2 s, so isolation is cheap.
 //! The server runs under a tiny `sh` watchdog that kills it when the test process's pipe closes, so a test
 //! binary that is killed (timeout, SIGKILL, panic=abort) leaks no servers either.
+//!
+//! The server is the pinned moto run through `tests/support/moto_server.py`, which adds the one CloudFormation
+//! resource type moto lacks that the stacks need (`AWS::SecretsManager::Secret`; the script says why).
 //!
 //! The venv is created and moto installed once per checkout; a lock file serialises concurrent installers
 //! (several test binaries start at once under `cargo test`).
@@ -49,19 +52,19 @@ impl Moto {
     }
 
     pub fn start_in(venv: &Path, account_id: &str) -> Moto {
-        let moto_server = ensure_moto(venv);
+        let python = ensure_moto(venv);
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Moto::spawn(&moto_server, account_id) {
+            match Moto::spawn(&python, account_id) {
                 Ok(moto) => return moto,
                 // Another process may have taken the port between our probe and moto's bind.
                 Err(err) => last_error = err,
             }
         }
-        panic!("moto_server did not start: {last_error}");
+        panic!("moto server did not start: {last_error}");
     }
 
-    fn spawn(moto_server: &Path, account_id: &str) -> Result<Moto, String> {
+    fn spawn(python: &Path, account_id: &str) -> Result<Moto, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let log =
             std::env::temp_dir().join(format!("strata-moto-{}-{port}.log", std::process::id()));
@@ -70,9 +73,9 @@ impl Moto {
         // The server runs in the background of a shell that exits when the server does (so try_wait sees a
         // failed bind) and kills it when its stdin reaches EOF (our pipe closes on drop or process death).
         // (Background jobs of a non-interactive shell read /dev/null, hence the explicit fd 3.)
-        let script = r#"server="$1"; port="$2"
+        let script = r#"python="$1"; server="$2"; port="$3"
 exec 3<&0
-"$server" -H 127.0.0.1 -p "$port" &
+"$python" "$server" -H 127.0.0.1 -p "$port" &
 pid=$!
 ( read -r _ignored <&3; kill "$pid" 2>/dev/null ) &
 wait "$pid""#;
@@ -80,7 +83,8 @@ wait "$pid""#;
             .arg("-c")
             .arg(script)
             .arg("moto-watchdog")
-            .arg(moto_server)
+            .arg(python)
+            .arg(moto_server_script())
             .arg(port.to_string())
             .env("MOTO_ACCOUNT_ID", account_id)
             // moto deletes a stack's resources in Python set order, which hash randomisation
@@ -93,7 +97,7 @@ wait "$pid""#;
             .stdout(log_file)
             .stderr(log_err)
             .spawn()
-            .map_err(|e| format!("spawning {}: {e}", moto_server.display()))?;
+            .map_err(|e| format!("spawning {}: {e}", python.display()))?;
         let watchdog = child.stdin.take();
         let mut moto = Moto {
             child,
@@ -110,7 +114,7 @@ wait "$pid""#;
         while started.elapsed() < STARTUP_TIMEOUT {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
-                    "moto_server exited with {status}; log:\n{}",
+                    "moto server exited with {status}; log:\n{}",
                     self.log_tail()
                 ));
             }
@@ -120,7 +124,7 @@ wait "$pid""#;
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(format!(
-            "moto_server not answering after {STARTUP_TIMEOUT:?}; log:\n{}",
+            "moto server not answering after {STARTUP_TIMEOUT:?}; log:\n{}",
             self.log_tail()
         ))
     }
@@ -165,7 +169,7 @@ impl Drop for Moto {
     }
 }
 
-/// Returns `<venv>/bin/moto_server`. The project's venv is set up by the one locked installer,
+/// Returns the venv's `python`, which has moto. The project's venv is set up by the one locked installer,
 /// `scripts/setup-python-tools.sh` (moto and cfn-lint, pinned); another venv gets moto alone.
 pub fn ensure_moto(venv: &Path) -> PathBuf {
     let moto_server = venv.join("bin").join("moto_server");
@@ -178,7 +182,12 @@ pub fn ensure_moto(venv: &Path) -> PathBuf {
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .arg(format!("moto[server]=={MOTO_VERSION}")));
     }
-    moto_server
+    venv.join("bin").join("python")
+}
+
+/// The launcher of the moto server (moto's own server with the models it lacks, see the script).
+pub fn moto_server_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py")
 }
 
 fn run(command: &mut Command) {

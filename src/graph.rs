@@ -128,14 +128,21 @@ pub fn order(graph: &Dependencies) -> Result<Vec<String>, Error> {
 }
 
 /// Every stack left after the topological sort waits on another left one, so walking
-/// dependencies from any of them must revisit a stack: that loop is the cycle.
+/// dependencies from any of them must revisit a stack: that loop is the cycle. It is named from
+/// its alphabetically first stack, so that the message does not depend on which stacks merely
+/// wait on the cycle.
 fn find_cycle(remaining: &BTreeMap<&str, BTreeSet<&str>>) -> Vec<String> {
     let mut path: Vec<&str> = Vec::new();
     let mut current = remaining.keys().next().copied();
     while let Some(stack) = current {
         if let Some(start) = path.iter().position(|seen| *seen == stack) {
             let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
-            cycle.push(stack.to_string());
+            if let Some(first) = (0..cycle.len()).min_by_key(|&i| &cycle[i]) {
+                cycle.rotate_left(first);
+            }
+            if let Some(first) = cycle.first().cloned() {
+                cycle.push(first);
+            }
             return cycle;
         }
         path.push(stack);
@@ -237,6 +244,17 @@ mod tests {
     fn a_cycle_names_its_stacks() {
         let g = graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
         match order(&g) {
+            Err(Error::StackCycle { cycle }) => assert_eq!(cycle, ["a", "b", "c", "a"]),
+            other => panic!("expected a cycle, got {other:?}"),
+        }
+        // A stack that only waits on the cycle changes neither the cycle nor where it starts.
+        let waiting = graph(&[
+            ("0-first", &["c"]),
+            ("a", &["b"]),
+            ("b", &["c"]),
+            ("c", &["a"]),
+        ]);
+        match order(&waiting) {
             Err(Error::StackCycle { cycle }) => assert_eq!(cycle, ["a", "b", "c", "a"]),
             other => panic!("expected a cycle, got {other:?}"),
         }

@@ -304,6 +304,31 @@ fn the_app_stack_runs_in_the_private_subnets_behind_its_queue_and_replans_nothin
         assert_eq!(subnets, private);
         assert_eq!(vpc.security_group_ids(), [app_group]);
         assert_eq!(feed.memory_size(), Some(128));
+        // The database's secret and replicas, received as parameters from the database stack's
+        // outputs (moto creates the secret through tests/support/moto_server.py).
+        let database = cloudformation
+            .list_stack_resources("photofeed-dev-database")
+            .await
+            .unwrap();
+        let feed_variables = feed
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        let secret = physical(&database, "DatabaseMasterSecret");
+        assert!(secret.starts_with("arn:aws:secretsmanager:"), "{secret}");
+        assert_eq!(feed_variables.get("DB_SECRET_ARN"), Some(&secret));
+        assert_eq!(
+            feed_variables.get("DB_PORT").map(String::as_str),
+            Some("5432")
+        );
+        let replica = physical(&database, "DatabaseReplica1");
+        assert!(
+            feed_variables
+                .get("DB_READER_ENDPOINTS")
+                .is_some_and(|readers| readers.starts_with(&replica)),
+            "{feed_variables:?}"
+        );
         let processor = function("photofeed-dev-uploadProcessor");
         assert!(
             processor

@@ -749,3 +749,39 @@ fn validate_without_the_cache_stores_nothing() {
         .success();
     assert!(!fixture.path(".strata").exists());
 }
+
+/// A function's environment reads database values only from the database it connects to (the
+/// connection grants the secret), and only the values the database stack outputs.
+#[test]
+fn database_references_need_connects_and_name_a_known_value() {
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "stacks/app.yaml",
+        "    connects: { database_stack: database }\n",
+        "",
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "stacks/app.yaml",
+            "functions[0].environment.DB_SECRET_ARN",
+            "does not connect to it; add `connects: { database_stack: database }`",
+        ],
+    );
+
+    let fixture = Fixture::copy_of_project();
+    fixture.edit(
+        "stacks/app.yaml",
+        "{ database: port, stack: database }",
+        "{ database: password, stack: database }",
+    );
+    assert_rejected(
+        &fixture,
+        &["validate", "--env", "dev"],
+        &[
+            "functions[0].environment.DB_PORT",
+            "`database: password` is not a value of the database; use one of secret_arn, writer_endpoint, reader_endpoints, port",
+        ],
+    );
+}

@@ -435,7 +435,15 @@ async fn a_refused_upload_fails_the_stack_before_any_stack_operation() {
         panic!("app must fail: {report:?}");
     };
     assert_eq!(*status, None, "never created");
-    assert_eq!(causes[0].logical_id, "FeedApiFunction");
+    // Uploads go in the order of the template's artifacts; the first refused one stops the stack.
+    let app = rendered.stacks.iter().find(|s| s.name == "app").unwrap();
+    let first = app.template.artifacts.values().next().unwrap();
+    assert_eq!(causes[0].logical_id, first.function);
+    assert!(
+        causes[0].reason.contains(&first.key),
+        "{}",
+        causes[0].reason
+    );
     assert!(
         causes[0]
             .reason

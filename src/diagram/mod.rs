@@ -709,6 +709,13 @@ pub fn from_templates(title: String, templates: &[StackTemplate]) -> Diagram {
             edge(me.clone(), shown(&group), "member of", EdgeKind::Placement);
         }
     }
+    // A function's reference through a parameter is drawn once, named by the parameter.
+    let named: BTreeSet<(String, String)> = edges
+        .iter()
+        .filter(|e| e.label.starts_with("uses "))
+        .map(|e| (e.from.clone(), e.to.clone()))
+        .collect();
+    edges.retain(|e| !(e.label == "uses" && named.contains(&(e.from.clone(), e.to.clone()))));
     let groups = layout_groups(&model, templates, &nodes, &edges);
     nodes.extend(external);
     Diagram {

@@ -717,14 +717,14 @@ mod wave_tests {
         let rendered = dev();
         let waves = waves(&rendered, None);
         // The storage (buckets, queues) needs nothing else; the database lives in the network's subnets; the
-        // bastion forwards to the database; the app's functions run in the network's subnets and use the
-        // storage's queues, buckets and topic.
+        // bastion forwards to the database; the app's functions run in the network's subnets, use the
+        // storage's queues, buckets and topic, and the feed API reads the database's secret and replicas.
         assert_eq!(
             names(&waves),
             [
                 vec!["network".to_string(), "storage".to_string()],
-                vec!["database".to_string(), "app".to_string()],
-                vec!["bastion".to_string()]
+                vec!["database".to_string()],
+                vec!["bastion".to_string(), "app".to_string()]
             ]
         );
         let wave_of = |name: &str| waves.iter().position(|w| w.iter().any(|s| s.name == name));

@@ -38,8 +38,14 @@ pub struct FunctionComponent {
     /// Directory holding the code, relative to the stack definition's directory
     /// (`functions/feed-api` is `stacks/functions/feed-api/`).
     pub code: String,
-    /// A Lambda runtime identifier (`python3.13`, `nodejs22.x`); deprecated ones are refused.
+    /// A Lambda runtime identifier (`python3.13`, `nodejs22.x`); deprecated ones are refused unless
+    /// `allow_deprecated_runtime` is set.
     pub runtime: String,
+    /// Accepts a deprecated `runtime` until Lambda blocks creating functions with it: the reviewed
+    /// acknowledgement that lets a team keep deploying while it moves to the successor, instead of
+    /// `validate` starting to fail on the deprecation date.
+    #[serde(default)]
+    pub allow_deprecated_runtime: bool,
     /// `module.function` (Python) or `file.export` (Node.js); the file must be in `code`.
     pub handler: String,
     #[serde(default = "default_memory")]
@@ -213,8 +219,10 @@ pub fn today() -> String {
 
 /// A runtime Lambda still supports on `today`: known to the pinned cfn-lint's runtime table, and not
 /// deprecated. After its deprecation date a runtime gets no security patches, and Lambda later blocks
-/// creating functions with it (Lambda Developer Guide, Runtime deprecation policy).
-pub fn check_runtime(runtime: &str, today: &str) -> Result<(), String> {
+/// creating functions with it (Lambda Developer Guide, Runtime deprecation policy). With
+/// `allow_deprecated`, a deprecated runtime passes until that block date, from which an environment
+/// created anew could not deploy.
+pub fn check_runtime(runtime: &str, today: &str, allow_deprecated: bool) -> Result<(), String> {
     let catalog = catalog::catalog();
     let current = || catalog.current_lambda_runtimes(today).join(", ");
     match catalog.lambda_runtime(runtime) {
@@ -222,7 +230,25 @@ pub fn check_runtime(runtime: &str, today: &str) -> Result<(), String> {
             "`{runtime}` is not a Lambda runtime identifier; current ones: {}",
             current()
         )),
-        Some(lifecycle) if lifecycle.deprecated.as_str() <= today => {
+        Some(lifecycle)
+            if allow_deprecated
+                && lifecycle
+                    .create_block
+                    .as_deref()
+                    .is_some_and(|day| day <= today) =>
+        {
+            Err(format!(
+                "runtime `{runtime}` was deprecated on {}, and since {} Lambda refuses to create functions with it, so `allow_deprecated_runtime` no longer applies{}",
+                lifecycle.deprecated,
+                lifecycle.create_block.as_deref().unwrap_or_default(),
+                lifecycle
+                    .successor
+                    .as_deref()
+                    .map(|next| format!("; move to {next}"))
+                    .unwrap_or_default()
+            ))
+        }
+        Some(lifecycle) if lifecycle.deprecated.as_str() <= today && !allow_deprecated => {
             let blocked = lifecycle
                 .create_block
                 .as_deref()
@@ -234,7 +260,7 @@ pub fn check_runtime(runtime: &str, today: &str) -> Result<(), String> {
                 .map(|next| format!("; move to {next}"))
                 .unwrap_or_default();
             Err(format!(
-                "runtime `{runtime}` was deprecated on {} (no more security patches{blocked}){successor}",
+                "runtime `{runtime}` was deprecated on {} (no more security patches{blocked}){successor}; `allow_deprecated_runtime: true` accepts it until Lambda refuses to create functions with it",
                 lifecycle.deprecated
             ))
         }
@@ -526,7 +552,14 @@ impl Built<'_> {
             "name",
             naming::check_word_name(&name, FUNCTION_NAME_MAX, "function"),
         );
-        check("runtime", check_runtime(&function.runtime, &today()));
+        check(
+            "runtime",
+            check_runtime(
+                &function.runtime,
+                &today(),
+                function.allow_deprecated_runtime,
+            ),
+        );
         check(
             "memory_mb",
             within(function.memory_mb, &MEMORY_MB, "Lambda"),
@@ -653,6 +686,20 @@ impl Built<'_> {
         let mut problems = Vec::new();
         for (key, value) in &self.function.environment {
             let field = format!("{}.environment.{key}", self.field);
+            if let Some(stack) = database_reference(value, self.ctx)
+                && self
+                    .function
+                    .connects
+                    .as_ref()
+                    .map(|c| c.database_stack.as_str())
+                    != Some(stack)
+            {
+                problems.push(self.ctx.diagnostic(
+                    &field,
+                    format!("refers to the database of stack `{stack}`, but the function does not connect to it; add `connects: {{ database_stack: {stack} }}` (which grants reading the master secret and needs `vpc`)"),
+                ));
+                continue;
+            }
             match env_value(value, self.ctx, template, &field) {
                 Ok(value) => {
                     variables.insert(key.clone(), value);
@@ -789,7 +836,9 @@ impl Built<'_> {
         }
         if let Some(database) = &function.connects {
             let field = format!("{}.connects.database_stack", self.field);
-            let secret = one(ctx.link(
+            // Not exported by the database stack (a secret can be replaced): a parameter strata fills
+            // from its outputs, like the endpoints.
+            let secret = one(ctx.stack_output(
                 template,
                 &database.database_stack,
                 super::database::MASTER_SECRET_OUTPUT,
@@ -1076,6 +1125,26 @@ fn handler_files(runtime: &str, handler: &str) -> Option<Vec<String>> {
 /// A value a function's environment variable holds: a literal (text, number, true/false), or a
 /// value of a component: `{queue: Q}` (its URL), `{bucket: B}` (its name), `{table: T}` (its name),
 /// `{topic: T}` (its ARN), each with an optional `stack:` when the component is in another stack.
+/// What a function's environment can read of the database it connects to (`{ database: <value>,
+/// stack: <database stack> }`), and the database stack's output holding it.
+const DATABASE_VALUES: [(&str, &str); 4] = [
+    ("secret_arn", super::database::MASTER_SECRET_OUTPUT),
+    ("writer_endpoint", super::database::WRITER_ENDPOINT_OUTPUT),
+    ("reader_endpoints", super::database::READER_ENDPOINTS_OUTPUT),
+    ("port", super::database::PORT_OUTPUT),
+];
+
+/// The stack of the database an environment variable refers to, if it refers to one.
+fn database_reference<'a>(value: &'a serde_yaml::Value, ctx: &'a StackContext) -> Option<&'a str> {
+    let map = value.as_mapping()?;
+    map.get("database")?;
+    Some(
+        map.get("stack")
+            .and_then(serde_yaml::Value::as_str)
+            .unwrap_or(ctx.stack),
+    )
+}
+
 fn env_value(
     value: &serde_yaml::Value,
     ctx: &StackContext,
@@ -1089,7 +1158,7 @@ fn env_value(
         Yaml::Number(number) => Ok(json!(number.to_string())),
         Yaml::Mapping(map) => {
             let text = |key: &str| map.get(key).and_then(Yaml::as_str);
-            let allowed = ["stack", "queue", "bucket", "table", "topic"];
+            let allowed = ["stack", "queue", "bucket", "table", "topic", "database"];
             if let Some(unknown) = map
                 .keys()
                 .find(|k| !k.as_str().is_some_and(|k| allowed.contains(&k)))
@@ -1097,28 +1166,41 @@ fn env_value(
                 return Err(ctx.diagnostic(
                     field,
                     format!(
-                        "unknown key `{}`; a reference names one of queue, bucket, table or topic, and optionally its stack",
+                        "unknown key `{}`; a reference names one of queue, bucket, table, topic or database, and optionally its stack",
                         serde_yaml::to_string(unknown).unwrap_or_default().trim()
                     ),
                 ));
             }
-            let kinds: Vec<(&str, &str)> = ["queue", "bucket", "table", "topic"]
+            let kinds: Vec<(&str, &str)> = ["queue", "bucket", "table", "topic", "database"]
                 .into_iter()
                 .filter_map(|kind| text(kind).map(|name| (kind, name)))
                 .collect();
             let [(kind, name)] = kinds.as_slice() else {
                 return Err(ctx.diagnostic(
                     field,
-                    "names exactly one of queue (its URL), bucket (its name), table (its name) or topic (its ARN)",
+                    "names exactly one of queue (its URL), bucket (its name), table (its name), topic (its ARN) or database (one of its connection values)",
                 ));
             };
+            let stack = text("stack").unwrap_or(ctx.stack);
+            if *kind == "database" {
+                let Some((_, output)) = DATABASE_VALUES.iter().find(|(value, _)| value == name)
+                else {
+                    let known: Vec<&str> = DATABASE_VALUES.iter().map(|(value, _)| *value).collect();
+                    return Err(ctx.diagnostic(
+                        field,
+                        format!("`database: {name}` is not a value of the database; use one of {}", known.join(", ")),
+                    ));
+                };
+                // Endpoints change when an instance is replaced, and the secret with it: received as
+                // parameters strata fills from the database stack's outputs, never as imports.
+                return ctx.stack_output(template, stack, output, field);
+            }
             let output = match *kind {
                 "queue" => storage::queue_url_output(name),
                 "bucket" => storage::bucket_name_output(name),
                 "table" => super::tables::table_name_output(name),
                 _ => super::topics::topic_arn_output(name),
             };
-            let stack = text("stack").unwrap_or(ctx.stack);
             ctx.link(template, stack, &output, field)
         }
         _ => Err(ctx.diagnostic(
@@ -1134,9 +1216,9 @@ mod tests {
 
     #[test]
     fn runtimes_are_checked_against_the_lifecycle_table() {
-        assert_eq!(check_runtime("python3.13", "2026-12-01"), Ok(()));
-        assert_eq!(check_runtime("nodejs22.x", "2026-12-01"), Ok(()));
-        let deprecated = check_runtime("python3.9", "2026-12-01").unwrap_err();
+        assert_eq!(check_runtime("python3.13", "2026-12-01", false), Ok(()));
+        assert_eq!(check_runtime("nodejs22.x", "2026-12-01", false), Ok(()));
+        let deprecated = check_runtime("python3.9", "2026-12-01", false).unwrap_err();
         assert!(
             deprecated.contains("deprecated on 2025-12-15")
                 && deprecated.contains("refuses to create functions with it from 2027-02-01")
@@ -1144,12 +1226,32 @@ mod tests {
             "{deprecated}"
         );
         // The same runtime the day before its deprecation is still fine.
-        assert_eq!(check_runtime("python3.9", "2025-12-14"), Ok(()));
-        let unknown = check_runtime("python4", "2026-12-01").unwrap_err();
+        assert_eq!(check_runtime("python3.9", "2025-12-14", false), Ok(()));
+        let unknown = check_runtime("python4", "2026-12-01", false).unwrap_err();
         assert!(
             unknown.contains("python3.13") && !unknown.contains("python2.7"),
             "{unknown}"
         );
+    }
+
+    /// The acknowledgement accepts a deprecated runtime while Lambda still creates functions with it
+    /// (python3.9: deprecated 2025-12-15, creation blocked from 2027-02-01 in the pinned table), and
+    /// never an unknown one.
+    #[test]
+    fn a_deprecated_runtime_is_accepted_when_acknowledged_until_lambda_blocks_creation() {
+        assert_eq!(check_runtime("python3.9", "2026-12-01", true), Ok(()));
+        assert!(
+            check_runtime("python3.9", "2026-12-01", false)
+                .unwrap_err()
+                .contains("`allow_deprecated_runtime: true` accepts it")
+        );
+        let blocked = check_runtime("python3.9", "2027-02-01", true).unwrap_err();
+        assert!(
+            blocked.contains("since 2027-02-01 Lambda refuses to create functions with it")
+                && blocked.contains("move to python3.14"),
+            "{blocked}"
+        );
+        assert!(check_runtime("python4", "2026-12-01", true).is_err());
     }
 
     #[test]

@@ -750,6 +750,53 @@ fn validate_without_the_cache_stores_nothing() {
     assert!(!fixture.path(".strata").exists());
 }
 
+/// `render` gates on the same cached results as `validate` (both are offline): it reuses what
+/// `validate` stored, a changed rule file is evaluated again and still refuses, and `--no-cache`
+/// neither reads nor writes.
+#[test]
+fn render_reuses_the_policy_results_validate_stored_and_still_refuses_a_failing_rule() {
+    let fixture = Fixture::copy_of_project();
+    fixture
+        .strata()
+        .args(["validate", "--env", "dev"])
+        .assert()
+        .success();
+    let stored = cached_policy_results(&fixture);
+    assert!(stored > 0);
+    let rendered = fixture
+        .strata()
+        .args(["render", "--env", "dev", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(rendered.status.code(), Some(0));
+    assert_eq!(
+        cached_policy_results(&fixture),
+        stored,
+        "the same templates: every result read back"
+    );
+    let uncached = fixture
+        .strata()
+        .args(["render", "--env", "dev", "--format", "json", "--no-cache"])
+        .output()
+        .unwrap();
+    assert_eq!(uncached.stdout, rendered.stdout);
+
+    let storage = fixture.path("policies/storage.guard");
+    let mut rules = std::fs::read_to_string(&storage).unwrap();
+    rules.push_str("\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel fails everywhere>>\n}\n");
+    std::fs::write(&storage, rules).unwrap();
+    fixture
+        .strata()
+        .args(["render", "--env", "dev"])
+        .assert()
+        .code(3)
+        .stderr(contains("CACHE_SENTINEL"));
+    assert!(
+        cached_policy_results(&fixture) > stored,
+        "the changed file's results are stored"
+    );
+}
+
 /// A function's environment reads database values only from the database it connects to (the
 /// connection grants the secret), and only the values the database stack outputs.
 #[test]

@@ -23,6 +23,7 @@ use crate::aws::{AwsClients, AwsSettings, RetrySettings};
 use crate::config::Environment;
 use crate::error::Error;
 use crate::exit::{self, Outcome};
+use crate::policy::ReportCache;
 use crate::project::{Project, RenderedEnvironment};
 use crate::report::Style;
 use crate::report::progress::{PlainProgress, TerminalProgress};
@@ -194,14 +195,44 @@ pub(crate) fn confirm(
     }
 }
 
+/// The policy cache of the offline commands (`validate`, `render`; see `policy::cache`). `plan` and
+/// `apply` always evaluate afresh: a result read from disk may colour an offline report but never
+/// gate a change to AWS.
+#[derive(Debug, clap::Args)]
+pub struct PolicyCacheArgs {
+    /// Where policy results of unchanged rule files and templates are kept between runs
+    /// [default: .strata/cache under the project root].
+    #[arg(long, env = "STRATA_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Evaluate every rule file on every template, reading and writing no stored results.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl PolicyCacheArgs {
+    pub fn cache(&self, project: &Project) -> ReportCache {
+        if self.no_cache {
+            return ReportCache::disabled();
+        }
+        ReportCache::at(
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(|| project.root.join(".strata").join("cache")),
+        )
+    }
+}
+
 /// Evaluates the environment's policies and prints any finding to `err`; `true` when an
 /// error-level rule failed and the command must stop before doing anything else.
 pub(crate) fn policy_gate(
     project: &Project,
     rendered: &RenderedEnvironment,
+    cache: &ReportCache,
     console: &mut Console,
 ) -> Result<bool, Error> {
-    let report = project.check_policies(rendered)?;
+    let (mut reports, _) = project.check_policies_cached(std::slice::from_ref(rendered), cache)?;
+    let report = reports.pop().unwrap_or_default();
     let text = crate::report::policy::render(&rendered.environment.name, &report, console.style);
     write_out(console.err, &text)?;
     if report.has_errors() {

@@ -42,7 +42,12 @@ pub fn run(
     let rendered = project.render(&args.env)?;
     rendered.select(args.stack.as_deref(), project.stacks_dir())?;
     // Policies gate the plan before any AWS call.
-    if policy_gate(project, &rendered, console)? {
+    if policy_gate(
+        project,
+        &rendered,
+        &crate::policy::ReportCache::disabled(),
+        console,
+    )? {
         return Ok(Outcome::PolicyViolation);
     }
     let (plan, deployed) = runtime()?.block_on(async {

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{Console, policy_gate, write_out};
+use crate::cli::{Console, PolicyCacheArgs, policy_gate, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::project::Project;
@@ -24,11 +24,14 @@ pub struct RenderArgs {
     /// Write `<DIR>/<env>/<stack>.<format>` instead of printing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub cache: PolicyCacheArgs,
 }
 
 pub fn run(project: &Project, args: &RenderArgs, console: &mut Console) -> Result<Outcome, Error> {
     let rendered = project.render(&args.env)?;
-    if policy_gate(project, &rendered, console)? {
+    if policy_gate(project, &rendered, &args.cache.cache(project), console)? {
         return Ok(Outcome::PolicyViolation);
     }
     let out = &mut *console.out;

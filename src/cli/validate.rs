@@ -1,13 +1,11 @@
-use std::path::PathBuf;
-
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Console, write_out};
+use crate::cli::{Console, PolicyCacheArgs, write_out};
 use crate::cost::Estimate;
 use crate::error::Error;
 use crate::exit::Outcome;
-use crate::policy::{PolicyReport, ReportCache};
+use crate::policy::PolicyReport;
 use crate::project::Project;
 
 #[derive(Debug, Args)]
@@ -28,29 +26,8 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub cost: bool,
 
-    /// Where policy results of unchanged rule files and templates are kept between runs
-    /// [default: .strata/cache under the project root].
-    #[arg(long, env = "STRATA_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Evaluate every rule file on every template, reading and writing no stored results.
-    #[arg(long)]
-    pub no_cache: bool,
-}
-
-impl ValidateArgs {
-    /// The policy cache this run uses (see `policy::cache`): `validate` only reads results back, so a
-    /// result read from disk can colour a report but never gate a change to AWS.
-    fn cache(&self, project: &Project) -> ReportCache {
-        if self.no_cache {
-            return ReportCache::disabled();
-        }
-        ReportCache::at(
-            self.cache_dir
-                .clone()
-                .unwrap_or_else(|| project.root.join(".strata").join("cache")),
-        )
-    }
+    #[command(flatten)]
+    pub cache: PolicyCacheArgs,
 }
 
 #[derive(Serialize)]
@@ -83,7 +60,7 @@ pub fn run(
         }
     }
     // One policy pass over every environment's templates: each rule file runs once over all of them.
-    let (reports, _) = project.check_policies_cached(&environments, &args.cache(project))?;
+    let (reports, _) = project.check_policies_cached(&environments, &args.cache.cache(project))?;
     let mut results = Vec::new();
     for (rendered, policy) in environments.iter().zip(reports) {
         let name = &rendered.environment.name;

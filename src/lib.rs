@@ -27,6 +27,7 @@ pub mod model;
 pub mod naming;
 pub mod outputs;
 pub mod package;
+mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod preflight;

@@ -203,16 +203,13 @@ impl Project {
         environments: &[RenderedEnvironment],
         cache: &ReportCache,
     ) -> Result<(Vec<PolicyReport>, CacheUse), Error> {
-        let values: Vec<Vec<serde_json::Value>> = environments
-            .iter()
-            .map(|rendered| {
-                rendered
-                    .stacks
-                    .iter()
-                    .map(|s| crate::render::template_value(&s.template))
-                    .collect()
-            })
-            .collect();
+        let values: Vec<Vec<serde_json::Value>> = crate::parallel::map(environments, |rendered| {
+            rendered
+                .stacks
+                .iter()
+                .map(|s| crate::render::template_value(&s.template))
+                .collect()
+        });
         let evaluations: Vec<Evaluation> = environments
             .iter()
             .zip(&values)

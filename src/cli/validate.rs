@@ -51,8 +51,9 @@ pub fn run(
     };
     let mut problems = Vec::new();
     let mut environments = Vec::new();
-    for name in &names {
-        match project.render(name) {
+    // Environments render independently: on all cores (a fleet of hundreds is otherwise mostly this).
+    for rendered in crate::parallel::map(&names, |name| project.render(name)) {
+        match rendered {
             Ok(rendered) => environments.push(rendered),
             // Keep going so one run reports every broken environment.
             Err(Error::Invalid(mut found)) => problems.append(&mut found),

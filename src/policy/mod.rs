@@ -21,8 +21,6 @@ mod rules;
 mod selection;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -149,15 +147,16 @@ pub fn evaluate_cached(
     cache: &ReportCache,
 ) -> Result<(Vec<PolicyReport>, CacheUse), PolicyError> {
     // Each template serialized once; every rule file reuses the text.
-    let texts: Vec<Vec<String>> = evaluations
-        .iter()
-        .map(|e| e.templates.iter().map(|t| t.template.to_string()).collect())
-        .collect();
+    let texts: Vec<Vec<String>> = crate::parallel::map(evaluations, |e| {
+        e.templates.iter().map(|t| t.template.to_string()).collect()
+    });
     // Distinct rule files (by name and content), each with the (evaluation, template) pairs it checks.
     let mut distinct: Vec<&RuleFile> = Vec::new();
     let mut uses: Vec<Vec<(usize, usize)>> = Vec::new();
+    // The level each use's evaluation gives the file, beside `uses`.
+    let mut levels: Vec<Vec<Level>> = Vec::new();
     for (e, evaluation) in evaluations.iter().enumerate() {
-        for (file, _) in &evaluation.files {
+        for (file, level) in &evaluation.files {
             let index = match distinct
                 .iter()
                 .position(|d| d.name == file.name && d.content == file.content)
@@ -166,20 +165,21 @@ pub fn evaluate_cached(
                 None => {
                     distinct.push(file);
                     uses.push(Vec::new());
+                    levels.push(Vec::new());
                     distinct.len() - 1
                 }
             };
             uses[index].extend((0..evaluation.templates.len()).map(|t| (e, t)));
+            levels[index].extend(std::iter::repeat_n(*level, evaluation.templates.len()));
         }
     }
 
     // Each use's report: read back from the cache, or evaluated below. A stored item that no longer
     // parses is evaluated again rather than trusted.
     let keys: Vec<Vec<Option<Digest256>>> = if cache.is_enabled() {
-        let template_digests: Vec<Vec<Digest256>> = texts
-            .iter()
-            .map(|ts| ts.iter().map(|t| Digest256::of(t.as_bytes())).collect())
-            .collect();
+        let template_digests: Vec<Vec<Digest256>> = crate::parallel::map(&texts, |ts| {
+            ts.iter().map(|t| Digest256::of(t.as_bytes())).collect()
+        });
         distinct
             .iter()
             .zip(&uses)
@@ -194,19 +194,7 @@ pub fn evaluate_cached(
     } else {
         uses.iter().map(|pairs| vec![None; pairs.len()]).collect()
     };
-    let mut reports: Vec<Vec<Option<GuardFileReport>>> = keys
-        .iter()
-        .map(|file_keys| {
-            file_keys
-                .iter()
-                .map(|k| {
-                    k.as_ref()
-                        .and_then(|k| cache.get(k))
-                        .and_then(|item| report::parse_item(&item).ok())
-                })
-                .collect()
-        })
-        .collect();
+    let mut reports = read_back(cache, &keys);
     let reused = reports.iter().flatten().filter(|r| r.is_some()).count();
     let missing: Vec<Vec<usize>> = reports
         .iter()
@@ -223,7 +211,7 @@ pub fn evaluate_cached(
     // Jobs: (rule file, contiguous chunk of its missing uses), about two chunks per thread so that both
     // cores stay busy while each cfn-guard call still amortises its setup over many templates.
     let evaluated: usize = missing.iter().map(Vec::len).sum();
-    let threads = worker_count(evaluated);
+    let threads = crate::parallel::worker_count(evaluated);
     let jobs: Vec<(usize, std::ops::Range<usize>)> = missing
         .iter()
         .enumerate()
@@ -234,7 +222,7 @@ pub fn evaluate_cached(
                 .map(move |start| (f, start..(start + chunk).min(indices.len())))
         })
         .collect();
-    let results = run_jobs(&jobs, threads, |(f, range)| {
+    let results = crate::parallel::run_jobs(&jobs, threads, |(f, range)| {
         let file = distinct[*f];
         let batch = |range: std::ops::Range<usize>| {
             let pairs: Vec<(usize, usize)> =
@@ -281,19 +269,13 @@ pub fn evaluate_cached(
 
     let mut findings: Vec<BTreeSet<Finding>> = vec![BTreeSet::new(); evaluations.len()];
     for (f, file) in distinct.iter().enumerate() {
-        for (report, (e, t)) in reports[f].iter().zip(&uses[f]) {
+        for ((report, (e, t)), level) in reports[f].iter().zip(&uses[f]).zip(&levels[f]) {
             let Some(report) = report else { continue };
-            let evaluation = &evaluations[*e];
-            let Some((_, level)) = evaluation.files.iter().find(|(candidate, _)| {
-                candidate.name == file.name && candidate.content == file.content
-            }) else {
-                continue;
-            };
             findings[*e].extend(findings_of(
                 report,
                 file,
                 *level,
-                evaluation.templates[*t].stack,
+                evaluations[*e].templates[*t].stack,
             ));
         }
     }
@@ -305,35 +287,33 @@ pub fn evaluate_cached(
     Ok((reports, CacheUse { evaluated, reused }))
 }
 
-fn worker_count(jobs: usize) -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs)
-        .max(1)
-}
-
-/// Runs `work` over `jobs` on `threads` scoped threads; results come back in job order whatever
-/// the scheduling.
-fn run_jobs<J: Sync, R: Send>(jobs: &[J], threads: usize, work: impl Fn(&J) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(index) else { break };
-                    let result = work(job);
-                    if let Ok(mut slot) = slots[index].lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|slot| slot.into_inner().ok().flatten())
+/// The stored report of each key (`None`: not stored, no key, or no longer parsing), in the shape of
+/// `keys`. A warm run of a large fleet reads tens of thousands of entries: both cores read and parse.
+fn read_back(
+    cache: &ReportCache,
+    keys: &[Vec<Option<Digest256>>],
+) -> Vec<Vec<Option<GuardFileReport>>> {
+    if !cache.is_enabled() {
+        return keys.iter().map(|k| vec![None; k.len()]).collect();
+    }
+    let all: Vec<&Option<Digest256>> = keys.iter().flatten().collect();
+    let threads = crate::parallel::worker_count(all.len());
+    let chunks: Vec<&[&Option<Digest256>]> =
+        all.chunks(all.len().div_ceil(threads * 4).max(1)).collect();
+    let mut read = crate::parallel::run_jobs(&chunks, threads, |chunk| {
+        chunk
+            .iter()
+            .map(|k| {
+                k.as_ref()
+                    .and_then(|k| cache.get(k))
+                    .and_then(|item| report::parse_item(&item).ok())
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten();
+    keys.iter()
+        .map(|k| read.by_ref().take(k.len()).collect())
         .collect()
 }
 

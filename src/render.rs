@@ -1,7 +1,7 @@
 //! Templates to canonical text: keys sorted at every level, fixed indentation, a final newline.
 //! The same inputs always give the same bytes, so snapshots and plan hashes are stable.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Error;
 use crate::model::Template;
@@ -21,27 +21,20 @@ impl Format {
     }
 }
 
-/// Recursively sorts object keys, whatever order the map type kept them in.
+/// `value` with every object's keys sorted (maps keep insertion order otherwise), so that the same
+/// template always serializes to the same bytes.
 pub fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let mut sorted = Map::new();
-            for key in keys {
-                if let Some(inner) = map.get(key) {
-                    sorted.insert(key.clone(), canonical(inner));
-                }
-            }
-            Value::Object(sorted)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
+    let mut sorted = value.clone();
+    sorted.sort_all_objects();
+    sorted
 }
 
+/// The template as CloudFormation receives it, keys sorted in place: no second copy of the tree,
+/// since a large fleet's validate spends much of its time here.
 pub fn template_value(template: &Template) -> Value {
-    canonical(&template.to_value())
+    let mut value = template.to_value();
+    value.sort_all_objects();
+    value
 }
 
 pub fn to_text(stack: &str, template: &Template, format: Format) -> Result<String, Error> {

@@ -52,11 +52,17 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct EnvironmentDir {
     pub dir: PathBuf,
+    /// Files already parsed by this value: a fleet's environments all extend the same bases, which
+    /// would otherwise be read and parsed once per environment.
+    parsed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, Value>>>,
 }
 
 impl EnvironmentDir {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        EnvironmentDir { dir: dir.into() }
+        EnvironmentDir {
+            dir: dir.into(),
+            parsed: Default::default(),
+        }
     }
 
     fn file_of(&self, name: &str) -> PathBuf {
@@ -92,7 +98,7 @@ impl EnvironmentDir {
                 available,
             });
         }
-        let document = yaml::parse_value(&file, &yaml::read_file(&file)?)?;
+        let document = self.parse(&file)?;
         if is_abstract(&document) {
             return Err(Diagnostic::new(
                 &file,
@@ -125,6 +131,19 @@ impl EnvironmentDir {
     }
 
     /// The files of `name` and its bases, base first; a loop or a missing base is an error.
+    /// The YAML of `path`, read and parsed once per `EnvironmentDir` (files do not change during a
+    /// command). A file that fails to parse is not remembered, so each use reports the error.
+    fn parse(&self, path: &Path) -> Result<Value, Error> {
+        if let Some(known) = self.parsed.lock().ok().and_then(|p| p.get(path).cloned()) {
+            return Ok(known);
+        }
+        let document = yaml::parse_value(path, &yaml::read_file(path)?)?;
+        if let Ok(mut parsed) = self.parsed.lock() {
+            parsed.insert(path.to_path_buf(), document.clone());
+        }
+        Ok(document)
+    }
+
     fn chain(&self, name: &str) -> Result<Vec<(PathBuf, Value)>, Error> {
         let mut chain: Vec<(PathBuf, Value)> = Vec::new();
         let mut next = Some(name.to_string());
@@ -150,7 +169,7 @@ impl EnvironmentDir {
                 )
                 .into());
             }
-            let document = yaml::parse_value(&path, &yaml::read_file(&path)?)?;
+            let document = self.parse(&path)?;
             if !matches!(document, Value::Mapping(_)) {
                 return Err(Diagnostic::new(&path, "", "expected a mapping of settings").into());
             }

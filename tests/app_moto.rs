@@ -353,17 +353,7 @@ fn the_app_stack_runs_in_the_private_subnets_behind_its_queue_and_replans_nothin
             .send()
             .await
             .unwrap();
-        let queue_arn = clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue.queue_url().unwrap())
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+        let queue_arn = support::queue_arn(&clients, queue.queue_url().unwrap()).await;
         let mappings = clients
             .lambda
             .list_event_source_mappings()

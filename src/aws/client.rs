@@ -73,6 +73,8 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub apigateway: aws_sdk_apigatewayv2::Client,
 }
 
 impl AwsClients {
@@ -99,6 +101,8 @@ impl AwsClients {
             lambda: aws_sdk_lambda::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            apigateway: aws_sdk_apigatewayv2::Client::new(config),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The live-resource seam: what EC2, RDS, S3, SQS, KMS, Lambda and DynamoDB say exist, as plain data snapshots.
+//! The live-resource seam: what EC2, RDS, S3, SQS, KMS, Lambda, DynamoDB, SNS and API Gateway say exist, as plain
+//! data snapshots.
 //!
 //! Every call takes the ids of one resource type and returns what is found, batched (EC2 describe calls take the
 //! ids as a filter and are paginated; RDS DescribeDBInstances likewise) so that drift checks make one call per
@@ -207,6 +208,61 @@ pub struct Function {
     pub log_group: Option<String>,
 }
 
+/// A Lambda event source mapping as GetEventSourceMapping reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSourceMapping {
+    /// The mapping's UUID (CloudFormation's physical id of a mapping).
+    pub uuid: String,
+    /// The function's ARN (the mapping may have been declared with its name).
+    pub function_arn: Option<String>,
+    pub event_source_arn: Option<String>,
+    pub batch_size: Option<i32>,
+    pub maximum_batching_window_seconds: Option<i32>,
+    /// `Creating`, `Enabling`, `Enabled`, `Disabling`, `Disabled`, `Updating` or `Deleting`.
+    pub state: Option<String>,
+    /// `ReportBatchItemFailures`, or none.
+    pub function_response_types: Vec<String>,
+}
+
+/// An SNS topic: GetTopicAttributes plus ListSubscriptionsByTopic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub arn: String,
+    /// The KMS key the topic is encrypted with, as it was given (`alias/aws/sns`, a key id or an
+    /// ARN); `None` for an unencrypted topic.
+    pub kms_master_key_id: Option<String>,
+    /// Every subscription, confirmed or pending.
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Subscription {
+    /// As SNS spells it: `sqs`, `lambda`, `https`, `email`, ...
+    pub protocol: String,
+    /// The queue's or function's ARN, the URL, the address.
+    pub endpoint: String,
+}
+
+/// An API Gateway v2 stage is named only within its API: GetStage takes both.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StageId {
+    pub api_id: String,
+    pub stage_name: String,
+}
+
+/// An HTTP API stage as GetStage reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiStage {
+    pub id: StageId,
+    pub auto_deploy: Option<bool>,
+    /// The log group receiving access logs; `None` when access logging is off.
+    pub access_log_destination: Option<String>,
+    pub access_log_format: Option<String>,
+    /// The stage's default route settings (`None` when not set: the account's limits apply).
+    pub throttling_burst_limit: Option<i32>,
+    pub throttling_rate_limit: Option<f64>,
+}
+
 /// A DynamoDB table: DescribeTable plus DescribeContinuousBackups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -301,8 +357,24 @@ pub trait LiveResources: Send + Sync {
         names: &[String],
     ) -> impl Future<Output = Result<Vec<Function>, AwsError>> + Send;
 
+    /// By mapping UUID (CloudFormation's physical id of a mapping).
+    fn event_source_mappings(
+        &self,
+        uuids: &[String],
+    ) -> impl Future<Output = Result<Vec<EventSourceMapping>, AwsError>> + Send;
+
     fn tables(&self, names: &[String])
     -> impl Future<Output = Result<Vec<Table>, AwsError>> + Send;
+
+    /// By topic ARN (CloudFormation's physical id of a topic).
+    fn topics(&self, arns: &[String]) -> impl Future<Output = Result<Vec<Topic>, AwsError>> + Send;
+
+    /// API Gateway has no batch read of stages across APIs: one GetStage per stage.
+    fn api_stages(
+        &self,
+        stages: &[StageId],
+    ) -> impl Future<Output = Result<Vec<ApiStage>, AwsError>> + Send;
+
     fn flow_logs(
         &self,
         ids: &[String],

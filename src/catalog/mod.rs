@@ -54,7 +54,11 @@ pub enum DriftReader {
     Bucket,
     Queue,
     Function,
+    EventSourceMapping,
     Table,
+    Topic,
+    /// An API Gateway v2 stage, read by its API's id and its name.
+    ApiStage,
     FlowLog,
     KmsKey,
 }

@@ -65,6 +65,15 @@ impl AttributeSource for LiveAttributes<'_> {
         if known.primary_identifier == [attribute] {
             return Some(physical.clone());
         }
+        // A log group's ARN is built from its name, the physical id (AWS::Logs::LogGroup, Fn::GetAtt
+        // Arn: "arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AB12A1:*").
+        if resource_type == "AWS::Logs::LogGroup" && attribute == "Arn" {
+            let partition = crate::drift::resolve::partition(self.region);
+            return Some(format!(
+                "arn:{partition}:logs:{}:{}:log-group:{physical}:*",
+                self.region, self.account_id
+            ));
+        }
         // A key's ARN is built from its id, the physical id (AWS::KMS::Key, Fn::GetAtt Arn:
         // "arn:aws:kms:us-west-2:123456789012:key/1234abcd-..."); no live read needed.
         if resource_type == "AWS::KMS::Key" && attribute == "Arn" {
@@ -167,6 +176,10 @@ pub fn query(inputs: &Inputs) -> LiveQuery {
             }
             for (kind, id) in checks::references(resource, resolver) {
                 query.add(kind, id);
+            }
+            let physical = physical_ids.get(logical_id).map_or("", String::as_str);
+            if let Some(stage) = checks::stage_id(resource, resolver, physical) {
+                query.add_stage(stage);
             }
         }
     });
@@ -431,6 +444,83 @@ mod tests {
         assert_eq!(stacks[0].checked, 1);
         assert_eq!(stacks[0].resources, vec![]);
         assert_eq!(notes, Vec::<String>::new());
+    }
+
+    /// moto's CloudFormation skips every AWS::ApiGatewayV2 resource (tests/support/MOTO_NOTES.md,
+    /// section 12), so the stage's check is shown here on the notes service's real template instead:
+    /// the stage is read by the API's physical id and the stage's name, the access log group's ARN
+    /// is resolved from its name, and a stage as rendered is in sync while changed throttling is not.
+    #[test]
+    fn the_notes_service_stage_is_read_by_its_apis_id_and_compared_as_rendered() {
+        use crate::aws::live::{ApiStage, StageId};
+        let project = crate::project::Project::open(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notes-service"),
+        )
+        .unwrap();
+        let environment = project.render("dev").unwrap();
+        let service = environment
+            .stacks
+            .iter()
+            .find(|s| s.name == "service")
+            .unwrap();
+        let declared = &service.template.resources["NotesApiStage"].properties;
+        let logs = "/aws/vendedlogs/http-api/notes-dev-notes";
+        let inputs = inputs(vec![StackInput {
+            rendered: service,
+            deployed: deployed(&[
+                ("NotesApi", "a1b2c3d4e5", "AWS::ApiGatewayV2::Api"),
+                ("NotesApiStage", "dev", "AWS::ApiGatewayV2::Stage"),
+                ("NotesApiAccessLogs", logs, "AWS::Logs::LogGroup"),
+            ]),
+            checked: true,
+        }]);
+        let id = StageId {
+            api_id: "a1b2c3d4e5".into(),
+            stage_name: "dev".into(),
+        };
+        assert_eq!(query(&inputs).stages(), std::slice::from_ref(&id));
+
+        let number = |key: &str| declared["DefaultRouteSettings"][key].as_f64().unwrap();
+        let as_rendered = ApiStage {
+            id: id.clone(),
+            auto_deploy: Some(true),
+            access_log_destination: Some(format!(
+                "arn:aws:logs:eu-west-1:111111111111:log-group:{logs}"
+            )),
+            access_log_format: declared["AccessLogSettings"]["Format"]
+                .as_str()
+                .map(str::to_owned),
+            throttling_burst_limit: Some(number("ThrottlingBurstLimit") as i32),
+            throttling_rate_limit: Some(number("ThrottlingRateLimit")),
+        };
+        let mut live = LiveState::default();
+        live.api_stages.insert(id.clone(), as_rendered.clone());
+        let stage_drift = |live: &LiveState| {
+            let (stacks, _) = compare(&inputs, live);
+            stacks[0]
+                .resources
+                .iter()
+                .filter(|r| r.logical_id == "NotesApiStage")
+                .flat_map(|r| r.differences.iter().map(|d| d.path.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(stage_drift(&live), Vec::<String>::new());
+
+        let mut throttled = as_rendered;
+        throttled.throttling_rate_limit = Some(number("ThrottlingRateLimit") * 10.0);
+        live.api_stages.insert(id, throttled);
+        assert_eq!(
+            stage_drift(&live),
+            ["DefaultRouteSettings.ThrottlingRateLimit"]
+        );
+        live.api_stages.clear();
+        let (stacks, _) = compare(&inputs, &live);
+        let stage = stacks[0]
+            .resources
+            .iter()
+            .find(|r| r.logical_id == "NotesApiStage")
+            .unwrap();
+        assert_eq!(stage.status, ResourceStatus::Deleted);
     }
 
     #[test]

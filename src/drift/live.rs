@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::AwsError;
 use crate::aws::live::{
-    Address, Bucket, DbInstance, FlowLog, Function, Instance, InternetGateway, Key, LiveResources,
-    NatGateway, Queue, RouteTable, SecurityGroup, Subnet, Table, Vpc,
+    Address, ApiStage, Bucket, DbInstance, EventSourceMapping, FlowLog, Function, Instance,
+    InternetGateway, Key, LiveResources, NatGateway, Queue, RouteTable, SecurityGroup, StageId,
+    Subnet, Table, Topic, Vpc,
 };
 use crate::catalog::DriftReader;
 
@@ -25,7 +26,9 @@ pub enum LiveKind {
     Bucket,
     Queue,
     Function,
+    EventSourceMapping,
     Table,
+    Topic,
     FlowLog,
     Key,
 }
@@ -47,13 +50,17 @@ impl LiveKind {
             DriftReader::Bucket => LiveKind::Bucket,
             DriftReader::Queue => LiveKind::Queue,
             DriftReader::Function => LiveKind::Function,
+            DriftReader::EventSourceMapping => LiveKind::EventSourceMapping,
             DriftReader::Table => LiveKind::Table,
+            DriftReader::Topic => LiveKind::Topic,
             DriftReader::FlowLog => LiveKind::FlowLog,
             DriftReader::KmsKey => LiveKind::Key,
+            // A stage is named by two ids ([`LiveQuery::add_stage`]).
             DriftReader::Route
             | DriftReader::GatewayAttachment
             | DriftReader::EipAssociation
-            | DriftReader::SecurityGroupRule => return None,
+            | DriftReader::SecurityGroupRule
+            | DriftReader::ApiStage => return None,
         })
     }
 
@@ -70,6 +77,7 @@ impl LiveKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveQuery {
     ids: BTreeMap<LiveKind, BTreeSet<String>>,
+    stages: BTreeSet<StageId>,
 }
 
 impl LiveQuery {
@@ -87,8 +95,16 @@ impl LiveQuery {
             .unwrap_or_default()
     }
 
+    pub fn add_stage(&mut self, stage: StageId) {
+        self.stages.insert(stage);
+    }
+
+    pub fn stages(&self) -> Vec<StageId> {
+        self.stages.iter().cloned().collect()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.ids.values().all(BTreeSet::is_empty)
+        self.ids.values().all(BTreeSet::is_empty) && self.stages.is_empty()
     }
 }
 
@@ -109,8 +125,13 @@ pub struct LiveState {
     pub queues: BTreeMap<String, Queue>,
     /// By function name.
     pub functions: BTreeMap<String, Function>,
+    /// By mapping UUID.
+    pub event_source_mappings: BTreeMap<String, EventSourceMapping>,
     /// By table name.
     pub tables: BTreeMap<String, Table>,
+    /// By topic ARN.
+    pub topics: BTreeMap<String, Topic>,
+    pub api_stages: BTreeMap<StageId, ApiStage>,
     pub flow_logs: BTreeMap<String, FlowLog>,
     pub keys: BTreeMap<String, Key>,
 }
@@ -128,13 +149,14 @@ impl LiveState {
     }
 }
 
-fn keyed<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, T> {
+fn keyed<K: Ord, T>(items: Vec<T>, key: impl Fn(&T) -> K) -> BTreeMap<K, T> {
     items.into_iter().map(|item| (key(&item), item)).collect()
 }
 
 /// Reads everything `query` names: every resource type concurrently, one batched call (set) per type.
 pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveState, AwsError> {
     let ids = |kind| query.ids(kind);
+    let stages = query.stages();
     let (vpc_ids, subnet_ids, table_ids, gateway_ids, nat_ids, address_ids) = (
         ids(LiveKind::Vpc),
         ids(LiveKind::Subnet),
@@ -150,7 +172,9 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         bucket_names,
         queue_urls,
         function_names,
+        mapping_uuids,
         table_names,
+        topic_arns,
         flow_log_ids,
         key_ids,
     ) = (
@@ -160,7 +184,9 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         ids(LiveKind::Bucket),
         ids(LiveKind::Queue),
         ids(LiveKind::Function),
+        ids(LiveKind::EventSourceMapping),
         ids(LiveKind::Table),
+        ids(LiveKind::Topic),
         ids(LiveKind::FlowLog),
         ids(LiveKind::Key),
     );
@@ -177,7 +203,10 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         buckets,
         queues,
         functions,
+        event_source_mappings,
         tables,
+        topics,
+        api_stages,
         flow_logs,
         keys,
     ) = tokio::try_join!(
@@ -193,7 +222,10 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         skip_empty(&bucket_names, |ids| live.buckets(ids)),
         skip_empty(&queue_urls, |ids| live.queues(ids)),
         skip_empty(&function_names, |ids| live.functions(ids)),
+        skip_empty(&mapping_uuids, |ids| live.event_source_mappings(ids)),
         skip_empty(&table_names, |ids| live.tables(ids)),
+        skip_empty(&topic_arns, |ids| live.topics(ids)),
+        skip_empty(&stages, |ids| live.api_stages(ids)),
         skip_empty(&flow_log_ids, |ids| live.flow_logs(ids)),
         skip_empty(&key_ids, |ids| live.keys(ids)),
     )?;
@@ -210,21 +242,117 @@ pub async fn read<L: LiveResources>(live: &L, query: &LiveQuery) -> Result<LiveS
         buckets: keyed(buckets, |b| b.name.clone()),
         queues: keyed(queues, |q| q.url.clone()),
         functions: keyed(functions, |f| f.name.clone()),
+        event_source_mappings: keyed(event_source_mappings, |m| m.uuid.clone()),
         tables: keyed(tables, |t| t.name.clone()),
+        topics: keyed(topics, |t| t.arn.clone()),
+        api_stages: keyed(api_stages, |s| s.id.clone()),
         flow_logs: keyed(flow_logs, |f| f.id.clone()),
         keys: keyed(keys, |k| k.id.clone()),
     })
 }
 
 /// No call at all for a type with no ids (an empty filter would match everything).
-async fn skip_empty<'a, T, F, Fut>(ids: &'a [String], call: F) -> Result<Vec<T>, AwsError>
+async fn skip_empty<'a, I, T, F, Fut>(ids: &'a [I], call: F) -> Result<Vec<T>, AwsError>
 where
-    F: FnOnce(&'a [String]) -> Fut,
+    F: FnOnce(&'a [I]) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
 {
     if ids.is_empty() {
         Ok(Vec::new())
     } else {
         call(ids).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::aws::live::{ApiStage, StageId};
+
+    /// Answers only stages (the one reader moto cannot show: its CloudFormation skips every
+    /// AWS::ApiGatewayV2 resource), the stages it holds among those asked for, and records the asks.
+    #[derive(Default)]
+    struct Stages {
+        held: Vec<ApiStage>,
+        asked: Mutex<Vec<Vec<StageId>>>,
+    }
+
+    macro_rules! nothing {
+        ($($method:ident -> $item:ty),* $(,)?) => {
+            $(async fn $method(&self, _: &[String]) -> Result<Vec<$item>, AwsError> {
+                Ok(Vec::new())
+            })*
+        };
+    }
+
+    impl LiveResources for Stages {
+        nothing!(
+            vpcs -> Vpc, subnets -> Subnet, route_tables -> RouteTable,
+            internet_gateways -> InternetGateway, nat_gateways -> NatGateway,
+            addresses -> Address, security_groups -> SecurityGroup, instances -> Instance,
+            db_instances -> DbInstance, buckets -> Bucket, queues -> Queue,
+            functions -> Function, event_source_mappings -> EventSourceMapping,
+            tables -> Table, topics -> Topic, flow_logs -> FlowLog, keys -> Key,
+        );
+
+        async fn api_stages(&self, stages: &[StageId]) -> Result<Vec<ApiStage>, AwsError> {
+            self.asked.lock().unwrap().push(stages.to_vec());
+            Ok(self
+                .held
+                .iter()
+                .filter(|s| stages.contains(&s.id))
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn stage(api_id: &str, stage_name: &str) -> StageId {
+        StageId {
+            api_id: api_id.into(),
+            stage_name: stage_name.into(),
+        }
+    }
+
+    #[test]
+    fn stages_are_read_in_one_call_by_api_and_name_and_keyed_so() {
+        let held = ApiStage {
+            id: stage("api1", "dev"),
+            auto_deploy: Some(true),
+            access_log_destination: None,
+            access_log_format: None,
+            throttling_burst_limit: Some(20),
+            throttling_rate_limit: Some(10.0),
+        };
+        let live = Stages {
+            held: vec![held.clone()],
+            ..Stages::default()
+        };
+        let mut query = LiveQuery::default();
+        query.add_stage(stage("api1", "dev"));
+        query.add_stage(stage("api2", "dev"));
+        query.add_stage(stage("api1", "dev"));
+        assert!(!query.is_empty());
+        let state = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(read(&live, &query))
+            .unwrap();
+        assert_eq!(
+            *live.asked.lock().unwrap(),
+            [vec![stage("api1", "dev"), stage("api2", "dev")]]
+        );
+        assert_eq!(
+            state.api_stages,
+            BTreeMap::from([(stage("api1", "dev"), held)])
+        );
+
+        // Nothing asked, nothing read.
+        let idle = Stages::default();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(read(&idle, &LiveQuery::default()))
+            .unwrap();
+        assert!(idle.asked.lock().unwrap().is_empty());
     }
 }

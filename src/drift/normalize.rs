@@ -134,6 +134,8 @@ pub fn severity(path: &str, actual: &Value) -> Severity {
         "LogGroupName",
         "LogDestination",
         "LogDestinationType",
+        // An API stage's access logs off or delivered elsewhere.
+        "AccessLogSettings",
     ];
     // Bucket keys only lower the cost of KMS calls; encryption itself is unaffected.
     let security = if path.ends_with("BucketKeyEnabled") {

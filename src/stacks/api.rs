@@ -18,7 +18,9 @@
 //!
 //! The cost: moto 5.2.5's CloudFormation silently skips every `AWS::ApiGatewayV2::*` resource, so no
 //! emulator test can show the API. Its templates are checked by cfn-lint and the catalog's schemas,
-//! its rules by the policy tests, and its wiring by the tests in this file and tests/templates.rs.
+//! its rules by the policy tests, and its wiring by the tests in this file and tests/templates.rs;
+//! the stage's drift check on plain data and on the rendered template (src/drift/checks/application.rs,
+//! src/drift/compare.rs).
 
 use std::collections::{BTreeMap, BTreeSet};
 

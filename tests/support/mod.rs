@@ -130,6 +130,20 @@ pub async fn clients(moto: &moto::Moto) -> AwsClients {
     AwsClients::load(&settings(&moto.endpoint_url())).await
 }
 
+/// A queue's ARN, by its URL.
+pub async fn queue_arn(clients: &AwsClients, url: &str) -> String {
+    let arn = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(arn.clone())
+        .send()
+        .await
+        .unwrap();
+    attributes.attributes().unwrap()[&arn].clone()
+}
+
 pub fn settings(endpoint_url: &str) -> AwsSettings {
     AwsSettings {
         endpoint_url: Some(endpoint_url.to_owned()),

@@ -17,6 +17,7 @@ use super::live::{LiveKind, LiveState};
 use super::normalize::{self, Kind};
 use super::resolve::Resolver;
 use super::{Difference, Severity, Source};
+use crate::aws::live::StageId;
 use crate::catalog::{self, DriftReader, Segment};
 use crate::model::{Resource, Template};
 
@@ -167,7 +168,10 @@ pub fn check(reader: DriftReader, ctx: &Ctx) -> Verdict {
         DriftReader::Bucket => storage::bucket(ctx),
         DriftReader::Queue => storage::queue(ctx),
         DriftReader::Function => application::function(ctx),
+        DriftReader::EventSourceMapping => application::event_source_mapping(ctx),
         DriftReader::Table => application::table(ctx),
+        DriftReader::Topic => application::topic(ctx),
+        DriftReader::ApiStage => application::api_stage(ctx),
         DriftReader::FlowLog => network::flow_log(ctx),
         DriftReader::KmsKey => keys::kms_key(ctx),
         // Its rule is compared with the group's live rules by the group's check.
@@ -210,7 +214,10 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         | DriftReader::Bucket
         | DriftReader::Queue
         | DriftReader::Function
+        | DriftReader::EventSourceMapping
         | DriftReader::Table
+        | DriftReader::Topic
+        | DriftReader::ApiStage
         | DriftReader::FlowLog
         | DriftReader::KmsKey => &[],
     };
@@ -218,6 +225,28 @@ pub fn references(resource: &Resource, resolver: &Resolver) -> Vec<(LiveKind, St
         .iter()
         .filter_map(|(name, kind)| Some((*kind, id(name)?)))
         .collect()
+}
+
+/// The API Gateway v2 stage a declared stage is: its API's id (the declared `ApiId`, resolved: an
+/// API's physical id is its id) and its name (the declared `StageName`, or the physical id, which
+/// is the stage name: AWS::ApiGatewayV2::Stage, Ref). `None` for other types, and when the API's id
+/// cannot be resolved.
+pub fn stage_id(resource: &Resource, resolver: &Resolver, physical_id: &str) -> Option<StageId> {
+    if checked_by(resource.resource_type) != Some(DriftReader::ApiStage) {
+        return None;
+    }
+    let property = |name: &str| {
+        resource
+            .properties
+            .get(name)
+            .and_then(|value| resolver.resolve_string(value))
+    };
+    let stage_name = property("StageName")
+        .or_else(|| Some(physical_id.to_owned()).filter(|id| !id.is_empty()))?;
+    Some(StageId {
+        api_id: property("ApiId")?,
+        stage_name,
+    })
 }
 
 /// Text as a JSON value, `null` when absent (AWS has no such value).

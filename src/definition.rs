@@ -26,6 +26,8 @@ pub struct StackDir {
     pub dir: PathBuf,
     pub files: Vec<DefinitionFile>,
     pub templates: Handlebars<'static>,
+    /// Function code packaged so far (see [`crate::package::Packages`]).
+    pub packages: crate::package::Packages,
 }
 
 impl StackDir {
@@ -61,6 +63,7 @@ impl StackDir {
             dir: dir.to_path_buf(),
             files,
             templates,
+            packages: crate::package::Packages::default(),
         })
     }
 

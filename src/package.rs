@@ -83,6 +83,28 @@ pub enum PackageError {
     Archive { path: PathBuf, message: String },
 }
 
+/// The packages of one project's code directories, each built once however many environments
+/// deploy it (a fleet's validate would otherwise compress the same files once per environment).
+/// Files do not change during a command; a new `Project::open` starts afresh.
+#[derive(Debug, Default)]
+pub struct Packages {
+    built: std::sync::Mutex<std::collections::HashMap<PathBuf, Package>>,
+}
+
+impl Packages {
+    /// [`package_dir`] of `dir`, or the package already built from it.
+    pub fn package_dir(&self, dir: &Path) -> Result<Package, PackageError> {
+        if let Some(known) = self.built.lock().ok().and_then(|b| b.get(dir).cloned()) {
+            return Ok(known);
+        }
+        let package = package_dir(dir)?;
+        if let Ok(mut built) = self.built.lock() {
+            built.insert(dir.to_path_buf(), package.clone());
+        }
+        Ok(package)
+    }
+}
+
 /// Packages every file under `dir` (recursively) into a deterministic zip archive.
 pub fn package_dir(dir: &Path) -> Result<Package, PackageError> {
     if !dir.is_dir() {

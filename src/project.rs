@@ -115,6 +115,7 @@ impl Project {
                 file: &file.path,
                 source: &source,
                 templates: &self.stacks.templates,
+                packages: &self.stacks.packages,
             };
             match stacks::build(&definition, &ctx) {
                 Ok(template) => {

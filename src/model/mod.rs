@@ -348,7 +348,16 @@ impl Template {
 
     /// Export names this template imports, in order of first use.
     pub fn imports(&self) -> Vec<String> {
-        imports_in(&self.to_value())
+        // The template's own values in rendering order (parameters hold no intrinsic functions),
+        // walked in place rather than through a rendered copy of the whole template.
+        let mut found = Vec::new();
+        for resource in self.resources.values() {
+            collect_imports(&resource.properties, &mut found);
+        }
+        for output in self.outputs.values() {
+            collect_imports(&output.value, &mut found);
+        }
+        first_uses(found)
     }
 
     /// Parameters strata fills in from other stacks' outputs, by parameter name.
@@ -370,6 +379,10 @@ impl Template {
 pub fn imports_in(template: &Value) -> Vec<String> {
     let mut found = Vec::new();
     collect_imports(template, &mut found);
+    first_uses(found)
+}
+
+fn first_uses(mut found: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();
     found.retain(|name| seen.insert(name.clone()));
     found
@@ -399,6 +412,41 @@ fn is_empty_object(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walk over the model finds what a walk over the rendered template finds, in the same order.
+    #[test]
+    fn imports_of_the_model_are_those_of_the_rendered_template() {
+        let mut template = Template::default();
+        let import = |name: &str| json!({ "Fn::ImportValue": name });
+        template
+            .add(
+                "B",
+                Resource::new(
+                    "AWS::SQS::Queue",
+                    json!({ "Tags": [{ "Key": "k", "Value": import("second") }], "X": import("first") }),
+                ),
+            )
+            .unwrap();
+        template
+            .add(
+                "A",
+                Resource::new(
+                    "AWS::SQS::Queue",
+                    json!({ "Q": [import("third"), import("second")] }),
+                ),
+            )
+            .unwrap();
+        template.outputs.insert(
+            "Out".into(),
+            Output {
+                description: String::new(),
+                value: import("fourth"),
+                export: None,
+            },
+        );
+        assert_eq!(template.imports(), imports_in(&template.to_value()));
+        assert_eq!(template.imports(), ["third", "second", "first", "fourth"]);
+    }
 
     #[test]
     fn a_template_without_parameters_renders_no_parameters_section() {

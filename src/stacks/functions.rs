@@ -650,8 +650,11 @@ impl Built<'_> {
             .parent()
             .unwrap_or(Path::new(""))
             .join(relative);
-        let package =
-            package::package_dir(&dir).map_err(|err| self.problem("code", err.to_string()))?;
+        let package = self
+            .ctx
+            .packages
+            .package_dir(&dir)
+            .map_err(|err| self.problem("code", err.to_string()))?;
         if let Some(expected) = handler_files(&self.function.runtime, &self.function.handler) {
             if expected.is_empty() {
                 return Err(self.problem(

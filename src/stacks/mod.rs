@@ -105,6 +105,8 @@ pub struct StackContext<'a> {
     /// The definition as rendered by handlebars, to locate fields by line.
     pub source: &'a str,
     pub templates: &'a Handlebars<'static>,
+    /// Where function code is packaged, once per directory for all environments.
+    pub packages: &'a crate::package::Packages,
 }
 
 impl StackContext<'_> {

@@ -67,10 +67,7 @@ fn per_environment(project: &Project, names: &[String]) -> usize {
             .stacks
             .iter()
             .zip(&values)
-            .map(|(s, template)| TemplateInput {
-                stack: &s.name,
-                template,
-            })
+            .map(|(s, template)| TemplateInput::new(&s.name, template))
             .collect();
         let waivers: Vec<Waiver> = rendered
             .stacks

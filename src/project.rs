@@ -204,25 +204,26 @@ impl Project {
         environments: &[RenderedEnvironment],
         cache: &ReportCache,
     ) -> Result<(Vec<PolicyReport>, CacheUse), Error> {
-        let values: Vec<Vec<serde_json::Value>> = crate::parallel::map(environments, |rendered| {
+        // Each template's JSON text, built on all cores; the value trees are dropped as they go.
+        let texts: Vec<Vec<String>> = crate::parallel::map(environments, |rendered| {
             rendered
                 .stacks
                 .iter()
-                .map(|s| crate::render::template_value(&s.template))
+                .map(|s| crate::render::template_value(&s.template).to_string())
                 .collect()
         });
         let evaluations: Vec<Evaluation> = environments
             .iter()
-            .zip(&values)
-            .map(|(rendered, values)| Evaluation {
+            .zip(texts)
+            .map(|(rendered, texts)| Evaluation {
                 files: self.policies.selection(&rendered.environment),
                 templates: rendered
                     .stacks
                     .iter()
-                    .zip(values)
-                    .map(|(stack, template)| TemplateInput {
+                    .zip(texts)
+                    .map(|(stack, json)| TemplateInput {
                         stack: &stack.name,
-                        template,
+                        json,
                     })
                     .collect(),
                 waivers: rendered

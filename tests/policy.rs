@@ -46,7 +46,7 @@ fn evaluate_file(
         .filter(|f| f.name == file)
         .map(|f| (f, level))
         .collect();
-    evaluate(&files, &[TemplateInput { stack, template }], &[]).unwrap()
+    evaluate(&files, &[TemplateInput::new(stack, template)], &[]).unwrap()
 }
 
 const STACKS: [&str; 5] = ["network", "database", "bastion", "storage", "app"];
@@ -143,7 +143,7 @@ fn realistic_templates_pass_every_rule_that_applies_to_their_environment() {
         let inputs: Vec<TemplateInput> = STACKS
             .iter()
             .zip(&templates)
-            .map(|(stack, template)| TemplateInput { stack, template })
+            .map(|(stack, template)| TemplateInput::new(stack, template))
             .collect();
         let files: Vec<(RuleFile, Level)> = shipped_rules()
             .into_iter()
@@ -508,7 +508,7 @@ fn every_rule_fails_on_its_violation_and_names_rule_and_resource() {
     let inputs: Vec<TemplateInput> = cases
         .iter()
         .zip(&stacks)
-        .map(|((_, _, template), stack)| TemplateInput { stack, template })
+        .map(|((_, _, template), stack)| TemplateInput::new(stack, template))
         .collect();
     let report = evaluate(&files, &inputs, &[]).expect("evaluates");
     for (rule, logical_id, _) in &cases {
@@ -576,7 +576,7 @@ fn findings_are_sorted_and_independent_of_input_order() {
     let forward: Vec<TemplateInput> = STACKS
         .iter()
         .zip(&t)
-        .map(|(stack, template)| TemplateInput { stack, template })
+        .map(|(stack, template)| TemplateInput::new(stack, template))
         .collect();
     let mut backward = forward.clone();
     backward.reverse();
@@ -619,10 +619,7 @@ fn a_broken_rule_file_is_reported_with_file_line_and_column() {
     let template = json!({"Resources": {}});
     let err = evaluate(
         &[(broken, Level::Error)],
-        &[TemplateInput {
-            stack: "s",
-            template: &template,
-        }],
+        &[TemplateInput::new("s", &template)],
         &[],
     )
     .unwrap_err();
@@ -638,10 +635,7 @@ fn an_evaluation_error_names_the_rule_file_and_stack() {
     let template = json!({"Resources": {"A": {"Type": "AWS::SQS::Queue"}}});
     let err = evaluate(
         &[(bad, Level::Error)],
-        &[TemplateInput {
-            stack: "storage",
-            template: &template,
-        }],
+        &[TemplateInput::new("storage", &template)],
         &[],
     )
     .unwrap_err();
@@ -667,10 +661,7 @@ fn waivers_remove_matching_findings_and_report_them() {
         .filter(|f| f.name == "storage")
         .map(|f| (f, Level::Error))
         .collect();
-    let inputs = [TemplateInput {
-        stack: "storage",
-        template: &template,
-    }];
+    let inputs = [TemplateInput::new("storage", &template)];
     let before = evaluate(&files, &inputs, &[]).unwrap();
     let versioned = |r: &strata::policy::Finding| r.rule == "S3_BUCKET_VERSIONED";
     assert_eq!(before.findings.iter().filter(|f| versioned(f)).count(), 2);
@@ -797,9 +788,11 @@ fn an_evaluation_error_in_a_batch_names_the_template_that_caused_it() {
     let fine = json!({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}});
     let broken = json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}});
     let inputs: Vec<TemplateInput> = (0..6)
-        .map(|i| TemplateInput {
-            stack: if i == 4 { "queues" } else { "buckets" },
-            template: if i == 4 { &broken } else { &fine },
+        .map(|i| {
+            TemplateInput::new(
+                if i == 4 { "queues" } else { "buckets" },
+                if i == 4 { &broken } else { &fine },
+            )
         })
         .collect();
     let err = evaluate(&[(bad, Level::Error)], &inputs, &[]).unwrap_err();
@@ -839,8 +832,12 @@ fn one_pass_over_every_environment_finds_what_one_evaluation_per_template_finds(
         let mut findings = BTreeSet::new();
         let mut waived = BTreeSet::new();
         for template in &evaluation.templates {
-            let one =
-                evaluate(&evaluation.files, &[*template], &evaluation.waivers).expect("evaluates");
+            let one = evaluate(
+                &evaluation.files,
+                std::slice::from_ref(template),
+                &evaluation.waivers,
+            )
+            .expect("evaluates");
             findings.extend(one.findings);
             waived.extend(one.waived);
         }
@@ -891,10 +888,7 @@ fn evaluations_of<'a>(
                 .stacks
                 .iter()
                 .zip(values)
-                .map(|(s, template)| TemplateInput {
-                    stack: &s.name,
-                    template,
-                })
+                .map(|(s, template)| TemplateInput::new(&s.name, template))
                 .collect(),
             waivers: r.stacks.iter().flat_map(|s| s.waivers.clone()).collect(),
         })

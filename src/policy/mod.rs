@@ -42,11 +42,22 @@ pub enum Level {
 }
 
 /// One rendered template to check.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TemplateInput<'a> {
     /// Stack name as strata shows it (e.g. `storage` or `photos-dev-storage`); findings repeat it.
     pub stack: &'a str,
-    pub template: &'a serde_json::Value,
+    /// The template as JSON text: what cfn-guard reads and the cache hashes. Only the text is kept,
+    /// so that a fleet's evaluation does not also hold every template's value tree.
+    pub json: String,
+}
+
+impl<'a> TemplateInput<'a> {
+    pub fn new(stack: &'a str, template: &serde_json::Value) -> Self {
+        TemplateInput {
+            stack,
+            json: template.to_string(),
+        }
+    }
 }
 
 /// An accepted exception: the named rule may fail on this resource of this stack.
@@ -147,9 +158,10 @@ pub fn evaluate_cached(
     cache: &ReportCache,
 ) -> Result<(Vec<PolicyReport>, CacheUse), PolicyError> {
     // Each template serialized once; every rule file reuses the text.
-    let texts: Vec<Vec<String>> = crate::parallel::map(evaluations, |e| {
-        e.templates.iter().map(|t| t.template.to_string()).collect()
-    });
+    let texts: Vec<Vec<&str>> = evaluations
+        .iter()
+        .map(|e| e.templates.iter().map(|t| t.json.as_str()).collect())
+        .collect();
     // Distinct rule files (by name and content), each with the (evaluation, template) pairs it checks.
     let mut distinct: Vec<&RuleFile> = Vec::new();
     let mut uses: Vec<Vec<(usize, usize)>> = Vec::new();
@@ -231,8 +243,10 @@ pub fn evaluate_cached(
                 .iter()
                 .map(|(e, t)| evaluations[*e].templates[*t].stack)
                 .collect();
-            let batch_texts: Vec<String> =
-                pairs.iter().map(|(e, t)| texts[*e][*t].clone()).collect();
+            let batch_texts: Vec<String> = pairs
+                .iter()
+                .map(|(e, t)| texts[*e][*t].to_string())
+                .collect();
             engine::validate_batch(&file.name, &file.content, &stacks, &batch_texts)
         };
         match batch(range.clone()) {

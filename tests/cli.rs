@@ -679,6 +679,15 @@ fn a_raw_value_of_the_wrong_type_and_an_unknown_type_are_named() {
     );
 }
 
+/// Appends a rule that fails on every template to storage.guard: the file changes, so its cached
+/// results no longer apply.
+fn add_failing_sentinel_rule(fixture: &Fixture) {
+    let storage = fixture.path("policies/storage.guard");
+    let mut rules = std::fs::read_to_string(&storage).unwrap();
+    rules.push_str("\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel fails everywhere>>\n}\n");
+    std::fs::write(&storage, rules).unwrap();
+}
+
 /// Number of stored policy results under a project's default cache directory.
 fn cached_policy_results(fixture: &Fixture) -> usize {
     fn count(dir: &std::path::Path) -> usize {
@@ -727,10 +736,7 @@ fn validate_reads_back_results_of_unchanged_policies_and_evaluates_a_changed_rul
     );
 
     // A rule added to a file changes the file: its results are evaluated again, and the new rule fails.
-    let storage = fixture.path("policies/storage.guard");
-    let mut rules = std::fs::read_to_string(&storage).unwrap();
-    rules.push_str("\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel fails everywhere>>\n}\n");
-    std::fs::write(&storage, rules).unwrap();
+    add_failing_sentinel_rule(&fixture);
     fixture
         .strata()
         .args(["validate", "--env", "dev"])
@@ -781,10 +787,7 @@ fn render_reuses_the_policy_results_validate_stored_and_still_refuses_a_failing_
         .unwrap();
     assert_eq!(uncached.stdout, rendered.stdout);
 
-    let storage = fixture.path("policies/storage.guard");
-    let mut rules = std::fs::read_to_string(&storage).unwrap();
-    rules.push_str("\nrule CACHE_SENTINEL {\n    Parameters.NoSuchParameter exists <<the sentinel fails everywhere>>\n}\n");
-    std::fs::write(&storage, rules).unwrap();
+    add_failing_sentinel_rule(&fixture);
     fixture
         .strata()
         .args(["render", "--env", "dev"])

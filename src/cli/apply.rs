@@ -64,12 +64,7 @@ pub fn run(
     let rendered = project.render(&args.env)?;
     rendered.select(args.stack.as_deref(), project.stacks_dir())?;
     let saved = args.plan.as_deref().map(SavedPlan::read).transpose()?;
-    if policy_gate(
-        project,
-        &rendered,
-        &crate::policy::ReportCache::disabled(),
-        console,
-    )? {
+    if policy_gate(project, &rendered, console)? {
         return Ok(Outcome::PolicyViolation);
     }
     let allowed: BTreeSet<String> = args.allow_replace.iter().cloned().collect();

@@ -223,9 +223,20 @@ impl PolicyCacheArgs {
     }
 }
 
-/// Evaluates the environment's policies and prints any finding to `err`; `true` when an
-/// error-level rule failed and the command must stop before doing anything else.
+/// The gate in front of a change to AWS (`plan`, `apply`): every rule file evaluated afresh, never
+/// a stored result. See [`policy_gate_cached`].
 pub(crate) fn policy_gate(
+    project: &Project,
+    rendered: &RenderedEnvironment,
+    console: &mut Console,
+) -> Result<bool, Error> {
+    policy_gate_cached(project, rendered, &ReportCache::disabled(), console)
+}
+
+/// Evaluates the environment's policies (reusing what `cache` holds: offline commands only) and
+/// prints any finding to `err`; `true` when an error-level rule failed and the command must stop
+/// before doing anything else.
+pub(crate) fn policy_gate_cached(
     project: &Project,
     rendered: &RenderedEnvironment,
     cache: &ReportCache,

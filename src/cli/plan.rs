@@ -42,12 +42,7 @@ pub fn run(
     let rendered = project.render(&args.env)?;
     rendered.select(args.stack.as_deref(), project.stacks_dir())?;
     // Policies gate the plan before any AWS call.
-    if policy_gate(
-        project,
-        &rendered,
-        &crate::policy::ReportCache::disabled(),
-        console,
-    )? {
+    if policy_gate(project, &rendered, console)? {
         return Ok(Outcome::PolicyViolation);
     }
     let (plan, deployed) = runtime()?.block_on(async {

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{Console, PolicyCacheArgs, policy_gate, write_out};
+use crate::cli::{Console, PolicyCacheArgs, policy_gate_cached, write_out};
 use crate::error::Error;
 use crate::exit::Outcome;
 use crate::project::Project;
@@ -31,7 +31,7 @@ pub struct RenderArgs {
 
 pub fn run(project: &Project, args: &RenderArgs, console: &mut Console) -> Result<Outcome, Error> {
     let rendered = project.render(&args.env)?;
-    if policy_gate(project, &rendered, &args.cache.cache(project), console)? {
+    if policy_gate_cached(project, &rendered, &args.cache.cache(project), console)? {
         return Ok(Outcome::PolicyViolation);
     }
     let out = &mut *console.out;
